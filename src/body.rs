@@ -1,0 +1,136 @@
+//! Request bodies on their way upstream: counted against the route's limit and cut off at a
+//! deadline, while they stream.
+//!
+//! A `Content-Length` over the limit is refused before anything is sent; a chunked body is
+//! counted frame by frame and the upstream exchange is aborted the moment it passes the limit,
+//! so the upstream never receives a complete over-sized request.
+
+use std::future::Future as _;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+/// Why a request body was cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// More bytes arrived than the limit allows.
+    #[error("request body exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The body was not complete by the deadline.
+    #[error("request body not received in time")]
+    TimedOut,
+    /// The client's stream failed.
+    #[error("request body stream failed")]
+    Aborted,
+}
+
+pin_project_lite::pin_project! {
+    /// A body that fails with [`BodyError`] once it passes `limit` bytes or its deadline.
+    pub struct LimitedBody<B> {
+        #[pin]
+        inner: B,
+        remaining: u64,
+        limit: u64,
+        deadline: Instant,
+        // Created on the first poll that waits, so bodiless requests never touch the timer.
+        timer: Option<Pin<Box<Sleep>>>,
+    }
+}
+
+impl<B> LimitedBody<B> {
+    /// Wraps `inner`, allowing `limit` bytes within `timeout` from now.
+    pub fn new(inner: B, limit: u64, timeout: Duration) -> Self {
+        LimitedBody {
+            inner,
+            remaining: limit,
+            limit,
+            deadline: Instant::now() + timeout,
+            timer: None,
+        }
+    }
+}
+
+impl<B> Body for LimitedBody<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.project();
+        let frame = match this.inner.poll_frame(cx) {
+            Poll::Ready(frame) => frame,
+            Poll::Pending => {
+                let deadline = *this.deadline;
+                let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                ready!(timer.as_mut().poll(cx));
+                return Poll::Ready(Some(Err(BodyError::TimedOut)));
+            }
+        };
+        let Some(frame) = frame else {
+            return Poll::Ready(None);
+        };
+        let frame = frame.map_err(|_| BodyError::Aborted)?;
+        if let Some(data) = frame.data_ref() {
+            let len = data.len() as u64;
+            if len > *this.remaining {
+                *this.remaining = 0;
+                return Poll::Ready(Some(Err(BodyError::TooLarge { limit: *this.limit })));
+            }
+            *this.remaining -= len;
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+    use http_body_util::{BodyExt, StreamBody};
+    use std::convert::Infallible;
+
+    fn chunks(parts: &[&'static [u8]]) -> impl Body<Data = Bytes, Error = Infallible> {
+        let frames: Vec<Result<Frame<Bytes>, Infallible>> =
+            parts.iter().map(|p| Ok(Frame::data(Bytes::from_static(p)))).collect();
+        StreamBody::new(stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn under_the_limit_passes_whole() {
+        let body = LimitedBody::new(chunks(&[b"ab", b"cd"]), 4, Duration::from_secs(5));
+        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"abcd"));
+    }
+
+    #[tokio::test]
+    async fn one_byte_over_fails() {
+        let body = LimitedBody::new(chunks(&[b"ab", b"cde"]), 4, Duration::from_secs(5));
+        assert_eq!(body.collect().await.unwrap_err(), BodyError::TooLarge { limit: 4 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stalled_body_times_out() {
+        let stalled = StreamBody::new(stream::pending::<Result<Frame<Bytes>, Infallible>>());
+        let body = LimitedBody::new(stalled, 4, Duration::from_secs(1));
+        assert_eq!(body.collect().await.unwrap_err(), BodyError::TimedOut);
+    }
+}

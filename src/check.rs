@@ -1,0 +1,72 @@
+//! `palisade check`: the route table, the settings that matter and the warnings, as text.
+
+use std::fmt::Write as _;
+
+use crate::config::{Config, RouteAuth, Unmatched};
+
+/// Renders what `palisade check` prints for a config that loaded.
+pub fn report(config: &Config) -> String {
+    let server = &config.server;
+    let mut out = String::new();
+    let scheme = if server.tls.is_some() { "https" } else { "http" };
+    let _ = writeln!(out, "listen    {scheme}://{}", server.listen);
+    let _ = writeln!(out, "upstream  http://{}", server.upstream.authority);
+    if let Some(admin) = &config.admin {
+        let _ = writeln!(out, "admin     http://{}  (/healthz /readyz /metrics)", admin.listen);
+    }
+    let hosts = match &server.hosts {
+        Some(hosts) => hosts
+            .iter()
+            .map(|h| match h.port {
+                Some(port) => format!("{}:{port}", h.name),
+                None => h.name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "any (not checked)".to_owned(),
+    };
+    let _ = writeln!(out, "hosts     {hosts}");
+    let _ = writeln!(out, "max body  {} bytes", server.max_body);
+    let unmatched = match server.unmatched {
+        Unmatched::Deny => "deny (404)",
+        Unmatched::Pass => "pass (forwarded unprotected)",
+    };
+    let _ = writeln!(out, "unmatched {unmatched}");
+    let _ = writeln!(out);
+
+    let header = ["ROUTE", "METHODS", "AUTH", "RATE LIMIT", "SCHEMAS", "CORS", "MAX BODY"];
+    let mut rows: Vec<[String; 7]> = vec![header.map(str::to_owned)];
+    for route in &config.routes {
+        let methods = match &route.methods {
+            Some(methods) => methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
+            None => "*".to_owned(),
+        };
+        let auth = match route.auth {
+            RouteAuth::None => "none",
+        };
+        rows.push([
+            route.name.to_string(),
+            methods,
+            auth.to_owned(),
+            "-".to_owned(),
+            "-".to_owned(),
+            "-".to_owned(),
+            route.max_body.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> =
+        (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    for row in &rows {
+        let line: Vec<String> =
+            row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+
+    if !config.warnings.is_empty() {
+        let _ = writeln!(out);
+        for warning in &config.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+    }
+    out
+}

@@ -1,0 +1,479 @@
+//! Raw config to checked config: each value is parsed and bounded, and every problem is
+//! collected with its key and position so one run of `palisade check` shows them all.
+
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+use toml::Spanned;
+
+use super::raw::{RawConfig, RawRoute, RawServer, RawTls};
+use super::units::{parse_duration, parse_size};
+use super::{
+    Admin, Config, HostName, LoadError, Problem, Route, RouteAuth, Server, Timeouts, Tls,
+    Unmatched, Upstream,
+};
+use crate::route::{Pattern, Router};
+use crate::sanitize::forwarded::TrustedProxies;
+use crate::secret;
+
+const SECOND: Duration = Duration::from_secs(1);
+const MILLI: Duration = Duration::from_millis(1);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The largest `max_body` accepted: a gateway that buffers bodies must bound them.
+const MAX_BODY_CEILING: u64 = 1 << 30;
+
+/// Says why a protection that the file asks for cannot run in this build.
+fn not_built(what: &str) -> String {
+    format!(
+        "{what} is recognised but not implemented in this build of palisade yet; \
+         palisade refuses to run without a protection the config asks for, \
+         so remove this setting or use a build that has it"
+    )
+}
+
+/// Collects problems against one file.
+struct Checker<'a> {
+    text: &'a str,
+    file: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn position(&self, span: Range<usize>) -> (usize, usize) {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        (line, column)
+    }
+
+    fn report(&mut self, key: impl Into<String>, span: Option<Range<usize>>, message: String) {
+        let position = span.map(|s| self.position(s));
+        self.problems.push(Problem {
+            file: self.file.to_owned(),
+            position,
+            key: key.into(),
+            message,
+        });
+    }
+
+    /// Runs `parse` on a spanned value, reporting its error against `key`.
+    fn check<T, U>(
+        &mut self,
+        key: &str,
+        value: &Spanned<T>,
+        parse: impl FnOnce(&T) -> Result<U, String>,
+    ) -> Option<U> {
+        match parse(value.get_ref()) {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.report(key, Some(value.span()), message);
+                None
+            }
+        }
+    }
+}
+
+/// Parses and checks a whole file.
+pub(super) fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Config, LoadError> {
+    let mut checker = Checker { text, file, problems: Vec::new() };
+    let raw = match deserialize(text) {
+        Ok(raw) => raw,
+        Err((key, span, message)) => {
+            checker.report(key, span, message);
+            return Err(LoadError { problems: checker.problems });
+        }
+    };
+
+    let mut warnings = Vec::new();
+    refuse_unbuilt_sections(&mut checker, &raw);
+    let server = check_server(&mut checker, &raw.server, base_dir, &mut warnings);
+    let admin = raw.admin.as_ref().and_then(|admin| {
+        let listen = checker.check("admin.listen", &admin.listen, |s| parse_listen(s))?;
+        if !listen.ip().is_loopback() {
+            warnings.push(format!(
+                "admin.listen {listen} is not a loopback address; /metrics must never be public"
+            ));
+        }
+        Some(Admin { listen })
+    });
+    let max_body = server.as_ref().map_or(1 << 20, |s| s.max_body);
+    let routes = check_routes(&mut checker, &raw.routes, max_body, &mut warnings);
+
+    match (server, routes) {
+        (Some(server), Some((routes, router))) if checker.problems.is_empty() => {
+            Ok(Config { server, admin, routes, router, warnings })
+        }
+        _ => Err(LoadError { problems: checker.problems }),
+    }
+}
+
+/// Deserializes the raw file, turning a serde error into a key, a span and a message.
+fn deserialize(text: &str) -> Result<RawConfig, (String, Option<Range<usize>>, String)> {
+    let deserializer = toml::Deserializer::parse(text)
+        .map_err(|e| (String::new(), e.span(), e.message().trim().to_owned()))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        let key = if key == "." { String::new() } else { key };
+        let inner = e.into_inner();
+        (key, inner.span(), inner.message().trim().to_owned())
+    })
+}
+
+fn refuse_unbuilt_sections(checker: &mut Checker<'_>, raw: &RawConfig) {
+    for (name, table) in &raw.auth {
+        let key = format!("auth.{name}");
+        checker.report(key, Some(table.span()), not_built("authentication"));
+    }
+    if let Some(cors) = &raw.cors {
+        checker.report("cors", Some(cors.span()), not_built("CORS"));
+    }
+    if let Some(limits) = &raw.rate_limit {
+        checker.report("rate_limit", Some(limits.span()), not_built("rate limiting"));
+    }
+    if let Some(secrets) = &raw.secrets {
+        checker.report("secrets", Some(secrets.span()), not_built("the [secrets] table"));
+    }
+}
+
+fn check_server(
+    checker: &mut Checker<'_>,
+    raw: &RawServer,
+    base_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Option<Server> {
+    let listen = checker.check("server.listen", &raw.listen, |s| parse_listen(s));
+    let upstream = checker.check("server.upstream", &raw.upstream, |s| parse_upstream(s));
+    let public_origin = match &raw.public_origin {
+        Some(origin) => checker.check("server.public_origin", origin, |s| parse_origin(s)),
+        None => None,
+    };
+    let trusted_proxies = check_trusted_proxies(checker, &raw.trusted_proxies, warnings);
+    let max_body = match &raw.max_body {
+        Some(size) => checker.check("server.max_body", size, |s| {
+            parse_size(s, 1, MAX_BODY_CEILING)
+        }),
+        None => Some(1 << 20),
+    };
+    let unmatched = match &raw.unmatched {
+        Some(value) => checker.check("server.unmatched", value, |s| match s.as_str() {
+            "deny" => Ok(Unmatched::Deny),
+            "pass" => Ok(Unmatched::Pass),
+            other => Err(format!("`{other}` is not one of \"deny\" or \"pass\"")),
+        }),
+        None => Some(Unmatched::Deny),
+    };
+    let hosts = match &raw.hosts {
+        Some(list) => check_hosts(checker, list),
+        None => {
+            warnings.push(
+                "server.hosts is not set: any Host header is forwarded to the upstream, \
+                 which may build absolute URLs from it; list the app's host names"
+                    .to_owned(),
+            );
+            Some(None)
+        }
+    };
+    let tls = match &raw.tls {
+        Some(tls) => check_tls(checker, tls, base_dir).map(Some),
+        None => Some(None),
+    };
+    let timeouts = check_timeouts(checker, raw);
+    let max_connections = match &raw.max_connections {
+        Some(n) => checker.check("server.max_connections", n, |n| match *n {
+            0 => Err("must be at least 1".to_owned()),
+            n => Ok(n as usize),
+        }),
+        None => Some(10_000),
+    };
+
+    Some(Server {
+        listen: listen?,
+        upstream: upstream?,
+        public_origin,
+        trusted_proxies: trusted_proxies?,
+        max_body: max_body?,
+        unmatched: unmatched?,
+        hosts: hosts?,
+        tls: tls?,
+        timeouts: timeouts?,
+        max_connections: max_connections?,
+    })
+}
+
+fn check_timeouts(checker: &mut Checker<'_>, raw: &RawServer) -> Option<Timeouts> {
+    let mut one = |key: &str, value: &Option<Spanned<String>>, default: Duration| match value {
+        Some(v) => checker.check(&format!("server.{key}"), v, |s| parse_duration(s, MILLI, HOUR)),
+        None => Some(default),
+    };
+    let header = one("header_timeout", &raw.header_timeout, 10 * SECOND);
+    let body = one("body_timeout", &raw.body_timeout, 30 * SECOND);
+    let upstream = one("upstream_timeout", &raw.upstream_timeout, 30 * SECOND);
+    let shutdown = one("shutdown_timeout", &raw.shutdown_timeout, 30 * SECOND);
+    Some(Timeouts {
+        header: header?,
+        body: body?,
+        upstream: upstream?,
+        shutdown: shutdown?,
+    })
+}
+
+fn check_trusted_proxies(
+    checker: &mut Checker<'_>,
+    list: &[Spanned<String>],
+    warnings: &mut Vec<String>,
+) -> Option<TrustedProxies> {
+    let mut proxies = TrustedProxies::default();
+    let mut ok = true;
+    for (i, entry) in list.iter().enumerate() {
+        let key = format!("server.trusted_proxies[{i}]");
+        match proxies.add(entry.get_ref()) {
+            Ok(()) => {}
+            Err(message) => {
+                checker.report(key, Some(entry.span()), message);
+                ok = false;
+            }
+        }
+    }
+    if proxies.trusts_everyone() {
+        warnings.push(
+            "server.trusted_proxies trusts every address: any client can choose its own \
+             X-Forwarded-For and so its rate-limit key"
+                .to_owned(),
+        );
+    }
+    ok.then_some(proxies)
+}
+
+fn check_hosts(checker: &mut Checker<'_>, list: &[Spanned<String>]) -> Option<Option<Vec<HostName>>> {
+    let mut hosts = Vec::with_capacity(list.len());
+    let mut ok = true;
+    for (i, entry) in list.iter().enumerate() {
+        match checker.check(&format!("server.hosts[{i}]"), entry, |s| parse_host_entry(s)) {
+            Some(host) => hosts.push(host),
+            None => ok = false,
+        }
+    }
+    if ok && hosts.is_empty() {
+        checker.report("server.hosts", None, "is empty, so every request would be refused; \
+             list the app's host names or remove the key".to_owned());
+        return None;
+    }
+    ok.then_some(Some(hosts))
+}
+
+fn check_tls(checker: &mut Checker<'_>, raw: &RawTls, base_dir: &Path) -> Option<Tls> {
+    let cert = checker.check("server.tls.cert", &raw.cert, |r| secret::resolve(r, base_dir));
+    let key = checker.check("server.tls.key", &raw.key, |r| secret::resolve(r, base_dir));
+    let (cert, key) = (cert?, key?);
+    let tls = Tls { cert, key };
+    // Build the acceptor once now so a bad certificate is a config error, not a runtime one.
+    match crate::server::tls_config(&tls) {
+        Ok(_) => Some(tls),
+        Err(message) => {
+            checker.report("server.tls", None, message);
+            None
+        }
+    }
+}
+
+fn check_routes(
+    checker: &mut Checker<'_>,
+    raw: &[RawRoute],
+    server_max_body: u64,
+    warnings: &mut Vec<String>,
+) -> Option<(Vec<Arc<Route>>, Router<Arc<Route>>)> {
+    if raw.is_empty() {
+        warnings.push("no [[route]] is configured".to_owned());
+    }
+    let mut routes = Vec::with_capacity(raw.len());
+    let mut router = Router::new();
+    let mut ok = true;
+    for (index, raw_route) in raw.iter().enumerate() {
+        let Some(route) = check_route(checker, index, raw_route, server_max_body) else {
+            ok = false;
+            continue;
+        };
+        let route = Arc::new(route);
+        if let Err(conflict) =
+            router.insert(route.pattern.clone(), route.methods.clone(), Arc::clone(&route))
+        {
+            let key = format!("route[{index}].path");
+            checker.report(key, Some(raw_route.path.span()), conflict.to_string());
+            ok = false;
+        }
+        routes.push(route);
+    }
+    ok.then_some((routes, router))
+}
+
+fn check_route(
+    checker: &mut Checker<'_>,
+    index: usize,
+    raw: &RawRoute,
+    server_max_body: u64,
+) -> Option<Route> {
+    let key = |name: &str| format!("route[{index}].{name}");
+    let unbuilt: [(&str, Option<Range<usize>>, &str); 9] = [
+        ("rate_limit", raw.rate_limit.as_ref().map(|v| v.span()), "rate limiting"),
+        ("body", raw.body.as_ref().map(|v| v.span()), "body validation"),
+        ("query", raw.query.as_ref().map(|v| v.span()), "query validation"),
+        ("params", raw.params.as_ref().map(|v| v.span()), "path parameter validation"),
+        ("require", raw.require.as_ref().map(|v| v.span()), "claim requirements"),
+        ("cors", raw.cors.as_ref().map(|v| v.span()), "per-route CORS"),
+        ("strict", raw.strict.as_ref().map(|v| v.span()), "body validation"),
+        ("expose_errors", raw.expose_errors.as_ref().map(|v| v.span()), "body validation"),
+        (
+            "allow_prototype_keys",
+            raw.allow_prototype_keys.as_ref().map(|v| v.span()),
+            "body validation",
+        ),
+    ];
+    for (name, span, what) in unbuilt {
+        if let Some(span) = span {
+            checker.report(key(name), Some(span), not_built(what));
+        }
+    }
+
+    let pattern = checker.check(&key("path"), &raw.path, |p| {
+        p.parse::<Pattern>().map_err(|e| format!("`{p}` is not a route pattern: {e}"))
+    });
+    let methods = match &raw.methods {
+        Some(list) => checker.check(&key("methods"), list, |m| parse_methods(m)).map(Some),
+        None => Some(None),
+    };
+    let auth = match &raw.auth {
+        Some(value) => checker.check(&key("auth"), value, parse_route_auth),
+        None => {
+            checker.report(
+                key("path"),
+                Some(raw.path.span()),
+                "the route has no `auth`: say auth = \"none\" for a public route, \
+                 so that no route is left open by omission"
+                    .to_owned(),
+            );
+            None
+        }
+    };
+    let max_body = match &raw.max_body {
+        Some(size) => checker.check(&key("max_body"), size, |s| {
+            parse_size(s, 1, MAX_BODY_CEILING)
+        }),
+        None => Some(server_max_body),
+    };
+
+    let pattern = pattern?;
+    Some(Route {
+        index,
+        name: Arc::from(pattern.to_string()),
+        pattern,
+        methods: methods?,
+        auth: auth?,
+        max_body: max_body?,
+    })
+}
+
+fn parse_route_auth(value: &toml::Value) -> Result<RouteAuth, String> {
+    match value {
+        toml::Value::String(s) if s == "none" => Ok(RouteAuth::None),
+        toml::Value::String(_) | toml::Value::Array(_) => Err(not_built("authentication")),
+        other => Err(format!(
+            "must be a provider name, \"none\" or a list of provider names, not a {}",
+            other.type_str()
+        )),
+    }
+}
+
+fn parse_methods(list: &[String]) -> Result<Vec<Method>, String> {
+    if list.is_empty() {
+        return Err("is empty, so the route would answer nothing; omit it for all methods".into());
+    }
+    let mut methods = Vec::with_capacity(list.len());
+    for name in list {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(format!("`{name}` is not an upper-case method name such as \"GET\""));
+        }
+        let method = Method::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{name}` is not a method name"))?;
+        if methods.contains(&method) {
+            return Err(format!("`{name}` is listed twice"));
+        }
+        methods.push(method);
+    }
+    Ok(methods)
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not an address and port such as \"127.0.0.1:8080\""))
+}
+
+fn parse_upstream(text: &str) -> Result<Upstream, String> {
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a URL such as \"http://127.0.0.1:3000\""))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err("https upstreams are not supported yet; run palisade beside the app \
+                 and reach it over http on a private address"
+                .to_owned());
+        }
+        _ => return Err(format!("`{text}` must start with http://")),
+    }
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| format!("`{text}` has no host"))?;
+    if authority.as_str().contains('@') {
+        return Err("must not carry credentials".to_owned());
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(format!(
+            "`{text}` has a path or query; palisade forwards the request's own path unchanged, \
+             so give only scheme, host and port"
+        ));
+    }
+    Ok(Upstream { authority })
+}
+
+/// Checks an origin written as `scheme://host[:port]`, returning it in lower case.
+fn parse_origin(text: &str) -> Result<String, String> {
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not an origin such as \"https://yourapp.com\""))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(format!("`{text}` is not an origin such as \"https://yourapp.com\""));
+    }
+    if text.ends_with('/') || !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(format!("`{text}` must be a bare origin, without a path or trailing slash"));
+    }
+    Ok(text.to_ascii_lowercase())
+}
+
+/// Parses one `hosts` entry: a DNS name or IP literal, optionally with `:port`.
+pub(crate) fn parse_host_entry(text: &str) -> Result<HostName, String> {
+    let bad = || format!("`{text}` is not a host name such as \"yourapp.com\" or \"localhost:8080\"");
+    let authority: http::uri::Authority = text.parse().map_err(|_| bad())?;
+    let bad_port = authority.port().is_some() && authority.port_u16().is_none();
+    if bad_port || authority.as_str().contains('@') || authority.host().is_empty() {
+        return Err(bad());
+    }
+    let name = authority.host().to_ascii_lowercase();
+    let valid_name = name.starts_with('[')
+        || name.parse::<IpAddr>().is_ok()
+        || name
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if !valid_name {
+        return Err(bad());
+    }
+    Ok(HostName { name, port: authority.port_u16() })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+//! Config checks, written against the mistakes a user (or an attacker editing a config) makes.
+
+use std::path::Path;
+
+use super::*;
+
+fn load(text: &str) -> Result<Config, LoadError> {
+    parse(text, Path::new("palisade.toml"), Path::new("."))
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match load(text) {
+        Ok(_) => panic!("config should have been refused:\n{text}"),
+        Err(errors) => errors.problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const MINIMAL: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+upstream = "http://127.0.0.1:3000"
+hosts = ["localhost"]
+
+[[route]]
+path = "/api/hello"
+auth = "none"
+"#;
+
+#[test]
+fn minimal_config_loads_with_defaults() {
+    let config = load(MINIMAL).unwrap();
+    assert_eq!(config.server.max_body, 1 << 20);
+    assert_eq!(config.server.unmatched, Unmatched::Deny);
+    assert_eq!(config.routes.len(), 1);
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line() {
+    let text = MINIMAL.replace("upstream =", "upstrem =");
+    let all = problems(&text);
+    assert!(all[0].contains("upstrem"), "{all:?}");
+    assert!(all[0].starts_with("palisade.toml:4:"), "{all:?}");
+}
+
+#[test]
+fn unknown_route_key_is_named() {
+    let text = format!("{MINIMAL}rate_limt = \"auth\"\n");
+    let all = problems(&text);
+    assert!(all[0].contains("rate_limt"), "{all:?}");
+    assert!(all[0].contains("route[0]"), "{all:?}");
+}
+
+#[test]
+fn bad_values_name_their_keys() {
+    let text = MINIMAL
+        .replace("127.0.0.1:8080", "localhost-8080")
+        .replace("hosts = [\"localhost\"]", "hosts = [\"localhost\"]\nmax_body = \"lots\"");
+    let all = problems(&text);
+    assert!(all.iter().any(|p| p.contains(":3:") && p.contains("server.listen")), "{all:?}");
+    assert!(all.iter().any(|p| p.contains("server.max_body")), "{all:?}");
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let text = MINIMAL.replace("hosts = [\"localhost\"]", "hosts = \"localhost\"");
+    let all = problems(&text);
+    assert!(all[0].contains("server.hosts"), "{all:?}");
+}
+
+#[test]
+fn protections_not_built_yet_refuse_to_load() {
+    let cases = [
+        "[cors]\norigins = [\"https://a.com\"]\n",
+        "[rate_limit]\nstore = \"memory\"\n",
+        "[auth.supabase]\nkind = \"jwt\"\n",
+        "[secrets]\ndeny = []\n",
+    ];
+    for extra in cases {
+        let all = problems(&format!("{MINIMAL}\n{extra}"));
+        assert!(all.iter().any(|p| p.contains("not implemented")), "{extra}: {all:?}");
+    }
+    for key in ["rate_limit = \"auth\"", "body = \"schemas/x.json\"", "require = { aal = \"aal2\" }"] {
+        let all = problems(&format!("{MINIMAL}{key}\n"));
+        assert!(all.iter().any(|p| p.contains("not implemented")), "{key}: {all:?}");
+    }
+    let all = problems(&MINIMAL.replace("auth = \"none\"", "auth = \"supabase\""));
+    assert!(all[0].contains("route[0].auth") && all[0].contains("not implemented"), "{all:?}");
+}
+
+#[test]
+fn route_without_auth_is_refused() {
+    let all = problems(&MINIMAL.replace("auth = \"none\"\n", ""));
+    assert!(all[0].contains("no `auth`"), "{all:?}");
+}
+
+#[test]
+fn bad_patterns_and_conflicts_are_errors() {
+    let all = problems(&MINIMAL.replace("/api/hello", "/api/[...rest]/x"));
+    assert!(all[0].contains("route[0].path"), "{all:?}");
+    let twice = format!("{MINIMAL}\n[[route]]\npath = \"/api/hello\"\nauth = \"none\"\n");
+    let all = problems(&twice);
+    assert!(all[0].contains("route[1].path"), "{all:?}");
+}
+
+#[test]
+fn same_path_with_disjoint_methods_is_fine() {
+    let text = r#"
+[server]
+listen = "127.0.0.1:8080"
+upstream = "http://127.0.0.1:3000"
+hosts = ["localhost"]
+[[route]]
+path = "/api/x"
+methods = ["GET"]
+auth = "none"
+[[route]]
+path = "/api/x"
+methods = ["POST"]
+auth = "none"
+"#;
+    assert_eq!(load(text).unwrap().routes.len(), 2);
+    let all = problems(&text.replace("[\"POST\"]", "[\"post\"]"));
+    assert!(all[0].contains("route[1].methods"), "{all:?}");
+}
+
+#[test]
+fn upstream_must_be_plain_http_origin() {
+    for bad in ["https://app.internal", "ftp://x", "http://127.0.0.1:3000/prefix", "http://u:p@h"] {
+        let all = problems(&MINIMAL.replace("http://127.0.0.1:3000", bad));
+        assert!(all[0].contains("server.upstream"), "{bad}: {all:?}");
+    }
+}
+
+#[test]
+fn missing_hosts_and_open_trust_warn() {
+    let text = MINIMAL
+        .replace("hosts = [\"localhost\"]", "trusted_proxies = [\"0.0.0.0/0\"]");
+    let config = load(&text).unwrap();
+    assert!(config.warnings.iter().any(|w| w.contains("server.hosts")));
+    assert!(config.warnings.iter().any(|w| w.contains("trusts every address")));
+}
+
+#[test]
+fn timeouts_need_units() {
+    let text = MINIMAL.replace("hosts = [\"localhost\"]", "hosts = [\"localhost\"]\nupstream_timeout = \"30\"");
+    let all = problems(&text);
+    assert!(all[0].contains("server.upstream_timeout") && all[0].contains("unit"), "{all:?}");
+}
+
+#[test]
+fn tls_key_must_be_a_reference() {
+    let text = MINIMAL.replace(
+        "hosts = [\"localhost\"]",
+        "hosts = [\"localhost\"]\ntls = { cert = \"file:missing.pem\", key = \"BEGIN PRIVATE KEY\" }",
+    );
+    let all = problems(&text);
+    assert!(all.iter().any(|p| p.contains("server.tls.cert") && p.contains("missing.pem")));
+    assert!(all.iter().any(|p| p.contains("server.tls.key") && !p.contains("BEGIN")));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = MINIMAL
+        .replace("127.0.0.1:8080", "nowhere")
+        .replace("http://127.0.0.1:3000", "nothing")
+        .replace("auth = \"none\"", "auth = 5");
+    assert_eq!(problems(&text).len(), 3);
+}

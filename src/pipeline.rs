@@ -1,0 +1,112 @@
+//! The request pipeline: every request passes the stages below, in this order, and the first
+//! stage that refuses it answers. A refused request never reaches the upstream.
+//!
+//! Stages 3 to 6 (CORS, authentication, rate limiting, validation) are refused at config load
+//! until they are built, so no route can ask for one and silently run without it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+
+use crate::access_log::{self, Entry};
+use crate::config::{Config, Route, Unmatched};
+use crate::error::{Rejection, ResponseBody};
+use crate::route::Match;
+use crate::sanitize::{self, Peer, X_REQUEST_ID};
+use crate::upstream::Upstream;
+
+/// Everything a request needs from the running gateway; shared by all connections.
+#[derive(Debug)]
+pub struct Gateway {
+    /// The checked config.
+    pub config: Config,
+    /// The upstream client.
+    pub upstream: Upstream,
+}
+
+impl Gateway {
+    /// Builds the gateway for a checked config.
+    pub fn new(config: Config) -> Gateway {
+        let upstream = Upstream::new(&config.server.upstream, &config.server.timeouts);
+        Gateway { config, upstream }
+    }
+}
+
+/// How a request ended, for the access log.
+struct Outcome {
+    route: Option<Arc<Route>>,
+    client_ip: std::net::IpAddr,
+    rejection: Option<Rejection>,
+}
+
+/// Serves one request through every stage, then logs it.
+pub async fn handle(
+    gateway: Arc<Gateway>,
+    peer: Peer,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let request_id = sanitize::request_id(&parts, &peer);
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_owned();
+
+    let mut outcome = Outcome { route: None, client_ip: peer.ip, rejection: None };
+    let mut response = match run_stages(&gateway, &peer, parts, body, &mut outcome).await {
+        Ok(response) => response,
+        Err(rejection) => {
+            let response = rejection.clone().into_response();
+            outcome.rejection = Some(rejection);
+            response
+        }
+    };
+    response.headers_mut().insert(X_REQUEST_ID.clone(), request_id.clone());
+
+    let entry = Entry {
+        request_id: request_id.to_str().unwrap_or("-"),
+        method: &method,
+        path: &path,
+        route: outcome.route.as_ref().map_or("-", |r| &r.name),
+        client_ip: outcome.client_ip,
+        decision: outcome.rejection.as_ref().map_or("allow", Rejection::decision),
+        reason: outcome.rejection.as_ref().map_or("-", Rejection::reason),
+    };
+    access_log::record(&entry, response.status(), started.elapsed());
+    response
+}
+
+async fn run_stages(
+    gateway: &Gateway,
+    peer: &Peer,
+    mut parts: http::request::Parts,
+    body: Incoming,
+    outcome: &mut Outcome,
+) -> Result<Response<ResponseBody>, Rejection> {
+    let server = &gateway.config.server;
+
+    // 1. sanitize: strip spoofable headers, check the host, refuse non-canonical paths.
+    let uri = parts.uri.clone();
+    let sanitized = sanitize::sanitize(&uri, &mut parts.headers, peer, server)?;
+    outcome.client_ip = sanitized.client_ip;
+
+    // 2. route: match the decoded path, then the method.
+    let route = match gateway.config.router.find(sanitized.path.segments(), &parts.method) {
+        Match::Found { value, .. } => Some(Arc::clone(value)),
+        Match::MethodNotAllowed { allow } => {
+            let allow = http::HeaderValue::from_str(allow)
+                .map_err(|_| Rejection::InvalidHeader("allow"))?;
+            return Err(Rejection::MethodNotAllowed { allow });
+        }
+        Match::NotFound if server.unmatched == Unmatched::Pass => None,
+        Match::NotFound => return Err(Rejection::RouteNotFound),
+    };
+    outcome.route.clone_from(&route);
+
+    // 3. cors, 4. auth, 5. rate limit, 6. validate: refused at config load until built.
+
+    // 7. upstream: forward with the route's body limit.
+    let max_body = route.as_ref().map_or(server.max_body, |r| r.max_body);
+    gateway.upstream.forward(parts, body, max_body).await
+}

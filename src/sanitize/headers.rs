@@ -1,0 +1,193 @@
+//! Header hygiene: what no client may send through the gateway.
+//!
+//! Hop-by-hop headers and those a `Connection` header names belong to one connection and are
+//! dropped. Headers that carry palisade's or Next.js's own decisions are removed whoever sends
+//! them; headers by which a proxy speaks are kept only from a trusted proxy.
+
+use http::HeaderMap;
+use http::header::{CONNECTION, HeaderName};
+
+use crate::error::Rejection;
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy ones proxies still see).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Headers only a proxy in front of palisade may set; dropped unless the peer is trusted.
+const PROXY_ONLY: &[&str] = &[
+    "forwarded",
+    "x-real-ip",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-original-url",
+    "x-rewrite-url",
+];
+
+/// Exact names of framework-internal headers no client may send.
+const INTERNAL: &[&str] = &["x-now-route-matches", "x-matched-path"];
+
+/// Prefixes of headers no client may send: palisade's identity headers, and Next.js's
+/// internal ones (`x-middleware-subrequest` lets a request skip middleware altogether).
+const INTERNAL_PREFIXES: &[&str] = &["x-palisade-", "x-middleware-", "x-invoke-"];
+
+/// Whether a client-sent header named `name` must never reach the upstream.
+fn is_internal(name: &str) -> bool {
+    INTERNAL.contains(&name) || INTERNAL_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Headers a `Connection` header may not name: dropping them would change who the caller is,
+/// where the request goes, or how it is framed.
+fn is_protected(name: &str) -> bool {
+    matches!(
+        name,
+        "authorization"
+            | "cookie"
+            | "host"
+            | "content-length"
+            | "content-type"
+            | "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+            | "x-request-id"
+    ) || name.starts_with("x-palisade-")
+}
+
+/// Cleans an incoming request's headers in place; refuses a `Connection` header that names a
+/// protected header.
+pub fn clean_request(headers: &mut HeaderMap, from_trusted_proxy: bool) -> Result<(), Rejection> {
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for value in headers.get_all(CONNECTION) {
+        let value = value
+            .to_str()
+            .map_err(|_| Rejection::InvalidHeader("connection_not_ascii"))?;
+        for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let name = HeaderName::from_bytes(token.as_bytes())
+                .map_err(|_| Rejection::InvalidHeader("connection_bad_token"))?;
+            if is_protected(name.as_str()) || is_internal(name.as_str()) {
+                return Err(Rejection::InvalidHeader("connection_names_protected_header"));
+            }
+            doomed.push(name);
+        }
+    }
+
+    for name in headers.keys() {
+        let name_str = name.as_str();
+        let spoofable = !from_trusted_proxy && PROXY_ONLY.contains(&name_str);
+        if is_internal(name_str) || spoofable {
+            doomed.push(name.clone());
+        }
+    }
+    remove_all(headers, &doomed);
+    remove_hop_by_hop(headers);
+    Ok(())
+}
+
+/// Cleans an upstream response's headers in place.
+pub fn clean_response(headers: &mut HeaderMap) {
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for value in headers.get_all(CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim) {
+            if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                doomed.push(name);
+            }
+        }
+    }
+    remove_all(headers, &doomed);
+    remove_hop_by_hop(headers);
+}
+
+fn remove_all(headers: &mut HeaderMap, names: &[HeaderName]) {
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn next_internal_and_palisade_headers_are_removed() {
+        let mut headers = map(&[
+            ("x-middleware-subrequest", "middleware:middleware:middleware"),
+            ("x-palisade-user", "admin"),
+            ("x-invoke-path", "/admin"),
+            ("x-now-route-matches", "1"),
+            ("accept", "*/*"),
+        ]);
+        clean_request(&mut headers, true).unwrap();
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("accept"));
+    }
+
+    #[test]
+    fn connection_named_headers_are_dropped() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, X-Debug"),
+            ("x-debug", "1"),
+            ("keep-alive", "timeout=5"),
+            ("upgrade", "h2c"),
+            ("te", "trailers"),
+        ]);
+        clean_request(&mut headers, false).unwrap();
+        assert!(headers.is_empty(), "{headers:?}");
+    }
+
+    #[test]
+    fn connection_naming_a_protected_header_is_refused() {
+        for victim in ["authorization", "X-Palisade-User", "x-forwarded-for", "cookie", "host"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONNECTION, HeaderValue::from_str(&format!("close, {victim}")).unwrap());
+            assert!(clean_request(&mut headers, false).is_err(), "{victim}");
+        }
+    }
+
+    #[test]
+    fn proxy_headers_kept_only_from_trusted_peers() {
+        let pairs = [("x-real-ip", "6.6.6.6"), ("forwarded", "for=6.6.6.6"), ("x-original-url", "/admin")];
+        let mut untrusted = map(&pairs);
+        clean_request(&mut untrusted, false).unwrap();
+        assert!(untrusted.is_empty());
+        let mut trusted = map(&pairs);
+        clean_request(&mut trusted, true).unwrap();
+        assert_eq!(trusted.len(), 3);
+    }
+
+    #[test]
+    fn response_hop_by_hop_is_removed() {
+        let mut headers = map(&[
+            ("connection", "x-internal"),
+            ("x-internal", "1"),
+            ("transfer-encoding", "chunked"),
+            ("content-type", "text/plain"),
+        ]);
+        clean_response(&mut headers);
+        assert_eq!(headers.len(), 1);
+    }
+}

@@ -1,0 +1,211 @@
+//! Stage 1, sanitize: make the request mean one thing before any decision is taken on it.
+//!
+//! Spoofable and hop-by-hop headers are stripped, the `Host` is checked against the app's host
+//! names, the path must be canonical and the query free of Next.js's reserved parameters, and
+//! the `X-Forwarded-*` headers are set from what palisade itself knows. Rejects with 400 or 421.
+
+pub mod forwarded;
+pub mod headers;
+pub mod path;
+
+use std::net::IpAddr;
+
+use http::header::{HOST, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{HeaderMap, Uri};
+
+use crate::config::{HostName, Server};
+use crate::error::Rejection;
+use path::CanonicalPath;
+
+/// `x-request-id`, on every request forwarded and every response.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// What sanitizing learned about a request that later stages need.
+#[derive(Debug)]
+pub struct Sanitized<'u> {
+    /// The client's address, after `trusted_proxies`.
+    pub client_ip: IpAddr,
+    /// The path, decoded and split for routing.
+    pub path: CanonicalPath<'u>,
+}
+
+/// How the request reached palisade.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// The address of the connection's other end.
+    pub ip: IpAddr,
+    /// Whether it came over TLS.
+    pub tls: bool,
+    /// Whether `ip` is a trusted proxy.
+    pub trusted: bool,
+}
+
+/// The request id: a trusted proxy's, when well-formed, else a fresh random one.
+pub fn request_id(parts: &Parts, peer: &Peer) -> HeaderValue {
+    if peer.trusted {
+        if let Some(id) = parts.headers.get(&X_REQUEST_ID) {
+            let valid = (1..=128).contains(&id.len())
+                && id.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b));
+            if valid {
+                return id.clone();
+            }
+        }
+    }
+    let mut hex = [0u8; 32];
+    let random = fastrand::u128(..);
+    for (i, byte) in hex.iter_mut().enumerate() {
+        let nibble = ((random >> (4 * i)) & 0xf) as u8;
+        *byte = b"0123456789abcdef"[nibble as usize];
+    }
+    // Hex digits are always a valid header value.
+    HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("0"))
+}
+
+/// Runs stage 1 on a request's target and headers; the headers are cleaned in place.
+pub fn sanitize<'u>(
+    uri: &'u Uri,
+    headers: &mut HeaderMap,
+    peer: &Peer,
+    server: &Server,
+) -> Result<Sanitized<'u>, Rejection> {
+    headers::clean_request(headers, peer.trusted)?;
+
+    let path = path::canonicalize(uri.path()).map_err(Rejection::InvalidPath)?;
+    if let Some(query) = uri.query() {
+        path::check_query(query).map_err(Rejection::InvalidQuery)?;
+    }
+
+    let host = request_host(uri, headers)?;
+    let public_host = match headers.get(&X_FORWARDED_HOST) {
+        Some(forwarded) if peer.trusted => forwarded.clone(),
+        _ => host.clone(),
+    };
+    if let Some(allowed) = &server.hosts {
+        check_host(&public_host, allowed)?;
+    }
+
+    let client_ip = server
+        .trusted_proxies
+        .client_address(peer.ip, headers.get_all(&X_FORWARDED_FOR).iter());
+    let proto = match headers.get(&X_FORWARDED_PROTO) {
+        Some(p) if peer.trusted && (p == "https" || p == "http") => p.clone(),
+        _ if peer.tls => HeaderValue::from_static("https"),
+        _ => HeaderValue::from_static("http"),
+    };
+
+    // Tell the upstream what palisade established, replacing whatever the client said.
+    headers.insert(X_FORWARDED_FOR.clone(), ip_header(client_ip));
+    headers.insert(X_FORWARDED_PROTO.clone(), proto);
+    headers.insert(X_FORWARDED_HOST.clone(), public_host);
+    headers.insert(HOST, host);
+    Ok(Sanitized { client_ip, path })
+}
+
+/// The request's one host: the `Host` header, or the HTTP/2 `:authority`, which must agree.
+fn request_host(uri: &Uri, headers: &HeaderMap) -> Result<HeaderValue, Rejection> {
+    let mut hosts = headers.get_all(HOST).iter();
+    let header = hosts.next();
+    if hosts.next().is_some() {
+        return Err(Rejection::InvalidHeader("duplicate_host"));
+    }
+    let authority = uri.authority();
+    let host = match (header, authority) {
+        (Some(h), Some(a)) if !h.as_bytes().eq_ignore_ascii_case(a.as_str().as_bytes()) => {
+            return Err(Rejection::InvalidHeader("host_mismatch"));
+        }
+        (Some(h), _) => h.clone(),
+        (None, Some(a)) => HeaderValue::from_str(a.as_str())
+            .map_err(|_| Rejection::InvalidHeader("bad_host"))?,
+        (None, None) => return Err(Rejection::InvalidHeader("missing_host")),
+    };
+    parse_host(&host).ok_or(Rejection::InvalidHeader("bad_host"))?;
+    Ok(host)
+}
+
+/// Splits a `Host` value into a lower-case name and an optional port; `None` if malformed.
+fn parse_host(value: &HeaderValue) -> Option<HostName> {
+    let text = value.to_str().ok()?;
+    let authority: http::uri::Authority = text.parse().ok()?;
+    let name = authority.host();
+    let port_ok = authority.port().is_none() || authority.port_u16().is_some();
+    let valid = port_ok
+        && !text.contains('@')
+        && !name.is_empty()
+        && (name.starts_with('[')
+            || name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+    valid.then(|| HostName { name: name.to_ascii_lowercase(), port: authority.port_u16() })
+}
+
+fn check_host(value: &HeaderValue, allowed: &[HostName]) -> Result<(), Rejection> {
+    let host = parse_host(value).ok_or(Rejection::InvalidHeader("bad_host"))?;
+    let name = host.name.strip_suffix('.').unwrap_or(&host.name);
+    let known = allowed
+        .iter()
+        .any(|a| a.name == name && (a.port.is_none() || a.port == host.port));
+    if known { Ok(()) } else { Err(Rejection::UnknownHost) }
+}
+
+fn ip_header(ip: IpAddr) -> HeaderValue {
+    // An address's text form is always a valid header value.
+    HeaderValue::from_str(&ip.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(text: &'static str) -> HeaderValue {
+        HeaderValue::from_static(text)
+    }
+
+    fn allowed() -> Vec<HostName> {
+        vec![
+            HostName { name: "yourapp.com".into(), port: None },
+            HostName { name: "localhost".into(), port: Some(8080) },
+        ]
+    }
+
+    #[test]
+    fn listed_hosts_pass_case_insensitively() {
+        assert!(check_host(&host("YourApp.com"), &allowed()).is_ok());
+        assert!(check_host(&host("yourapp.com:443"), &allowed()).is_ok());
+        assert!(check_host(&host("yourapp.com."), &allowed()).is_ok());
+        assert!(check_host(&host("localhost:8080"), &allowed()).is_ok());
+    }
+
+    #[test]
+    fn other_hosts_are_refused() {
+        for bad in ["evil.com", "yourapp.com.evil.com", "localhost:9999", "localhost"] {
+            assert!(check_host(&host(bad), &allowed()).is_err(), "{bad}");
+        }
+        for malformed in ["user@yourapp.com", "your app.com", "", "yourapp.com:xx"] {
+            let value = HeaderValue::from_str(malformed).unwrap();
+            assert!(parse_host(&value).is_none(), "{malformed}");
+        }
+    }
+
+    #[test]
+    fn generated_request_ids_are_unique_hex() {
+        let parts = http::Request::new(()).into_parts().0;
+        let peer = Peer { ip: "127.0.0.1".parse().unwrap(), tls: false, trusted: false };
+        let a = request_id(&parts, &peer);
+        let b = request_id(&parts, &peer);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+    }
+
+    #[test]
+    fn untrusted_request_id_is_replaced() {
+        let mut request = http::Request::new(());
+        request.headers_mut().insert("x-request-id", HeaderValue::from_static("forged"));
+        let (parts, _) = request.into_parts();
+        let untrusted = Peer { ip: "203.0.113.1".parse().unwrap(), tls: false, trusted: false };
+        assert_ne!(request_id(&parts, &untrusted), "forged");
+        let trusted = Peer { trusted: true, ..untrusted };
+        assert_eq!(request_id(&parts, &trusted), "forged");
+    }
+}
