@@ -37,15 +37,22 @@ pub async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return Ok(error_response(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"));
+        return Ok(error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+        ));
     }
     let response = match request.uri().path() {
         "/healthz" => json(StatusCode::OK, "{\"status\":\"ok\"}".to_owned()),
         "/readyz" if readiness.get() => json(StatusCode::OK, "{\"status\":\"ready\"}".to_owned()),
-        "/readyz" => json(StatusCode::SERVICE_UNAVAILABLE, "{\"status\":\"not ready\"}".to_owned()),
+        "/readyz" => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{\"status\":\"not ready\"}".to_owned(),
+        ),
         "/metrics" => match metrics {
             Some(handle) => {
-                let mut response = Response::new(Either::Right(Full::new(Bytes::from(handle.render()))));
+                let mut response =
+                    Response::new(Either::Right(Full::new(Bytes::from(handle.render()))));
                 response.headers_mut().insert(
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

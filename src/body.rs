@@ -73,7 +73,9 @@ where
             Poll::Ready(frame) => frame,
             Poll::Pending => {
                 let deadline = *this.deadline;
-                let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 ready!(timer.as_mut().poll(cx));
                 return Poll::Ready(Some(Err(BodyError::TimedOut)));
             }
@@ -110,21 +112,29 @@ mod tests {
     use std::convert::Infallible;
 
     fn chunks(parts: &[&'static [u8]]) -> impl Body<Data = Bytes, Error = Infallible> {
-        let frames: Vec<Result<Frame<Bytes>, Infallible>> =
-            parts.iter().map(|p| Ok(Frame::data(Bytes::from_static(p)))).collect();
+        let frames: Vec<Result<Frame<Bytes>, Infallible>> = parts
+            .iter()
+            .map(|p| Ok(Frame::data(Bytes::from_static(p))))
+            .collect();
         StreamBody::new(stream::iter(frames))
     }
 
     #[tokio::test]
     async fn under_the_limit_passes_whole() {
         let body = LimitedBody::new(chunks(&[b"ab", b"cd"]), 4, Duration::from_secs(5));
-        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"abcd"));
+        assert_eq!(
+            body.collect().await.unwrap().to_bytes(),
+            Bytes::from_static(b"abcd")
+        );
     }
 
     #[tokio::test]
     async fn one_byte_over_fails() {
         let body = LimitedBody::new(chunks(&[b"ab", b"cde"]), 4, Duration::from_secs(5));
-        assert_eq!(body.collect().await.unwrap_err(), BodyError::TooLarge { limit: 4 });
+        assert_eq!(
+            body.collect().await.unwrap_err(),
+            BodyError::TooLarge { limit: 4 }
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -8,11 +8,19 @@ use crate::config::{Config, RouteAuth, Unmatched};
 pub fn report(config: &Config) -> String {
     let server = &config.server;
     let mut out = String::new();
-    let scheme = if server.tls.is_some() { "https" } else { "http" };
+    let scheme = if server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let _ = writeln!(out, "listen    {scheme}://{}", server.listen);
     let _ = writeln!(out, "upstream  http://{}", server.upstream.authority);
     if let Some(admin) = &config.admin {
-        let _ = writeln!(out, "admin     http://{}  (/healthz /readyz /metrics)", admin.listen);
+        let _ = writeln!(
+            out,
+            "admin     http://{}  (/healthz /readyz /metrics)",
+            admin.listen
+        );
     }
     let hosts = match &server.hosts {
         Some(hosts) => hosts
@@ -34,11 +42,23 @@ pub fn report(config: &Config) -> String {
     let _ = writeln!(out, "unmatched {unmatched}");
     let _ = writeln!(out);
 
-    let header = ["ROUTE", "METHODS", "AUTH", "RATE LIMIT", "SCHEMAS", "CORS", "MAX BODY"];
+    let header = [
+        "ROUTE",
+        "METHODS",
+        "AUTH",
+        "RATE LIMIT",
+        "SCHEMAS",
+        "CORS",
+        "MAX BODY",
+    ];
     let mut rows: Vec<[String; 7]> = vec![header.map(str::to_owned)];
     for route in &config.routes {
         let methods = match &route.methods {
-            Some(methods) => methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
+            Some(methods) => methods
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
             None => "*".to_owned(),
         };
         let auth = match route.auth {
@@ -54,11 +74,15 @@ pub fn report(config: &Config) -> String {
             route.max_body.to_string(),
         ]);
     }
-    let widths: Vec<usize> =
-        (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
     for row in &rows {
-        let line: Vec<String> =
-            row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
 

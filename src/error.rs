@@ -62,9 +62,9 @@ impl Rejection {
     /// The status the client gets.
     pub fn status(&self) -> StatusCode {
         match self {
-            Rejection::InvalidPath(_) | Rejection::InvalidQuery(_) | Rejection::InvalidHeader(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Rejection::InvalidPath(_)
+            | Rejection::InvalidQuery(_)
+            | Rejection::InvalidHeader(_) => StatusCode::BAD_REQUEST,
             Rejection::BodyAborted => StatusCode::BAD_REQUEST,
             Rejection::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
             Rejection::RouteNotFound => StatusCode::NOT_FOUND,
@@ -164,7 +164,11 @@ mod tests {
         for code in 400..600u16 {
             let status = StatusCode::from_u16(code).unwrap();
             let message = public_message(status);
-            assert!(message.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' '));
+            assert!(
+                message
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b' ')
+            );
         }
     }
 }

@@ -18,6 +18,6 @@ pub mod secret;
 pub mod server;
 
 // The request pipeline's stages, in the order a request meets them.
-pub mod sanitize;
 pub mod route;
+pub mod sanitize;
 pub mod upstream;

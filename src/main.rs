@@ -50,7 +50,12 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct ConfigArg {
     /// The config file.
-    #[arg(short, long = "config", env = "PALISADE_CONFIG", default_value = "palisade.toml")]
+    #[arg(
+        short,
+        long = "config",
+        env = "PALISADE_CONFIG",
+        default_value = "palisade.toml"
+    )]
     path: PathBuf,
 }
 
@@ -68,7 +73,11 @@ fn main() -> ExitCode {
             init_logs(log_format);
             run(&config.path)
         }
-        Command::Demo { listen, self_test, log_format } => {
+        Command::Demo {
+            listen,
+            self_test,
+            log_format,
+        } => {
             init_logs(log_format);
             runtime().and_then(|rt| rt.block_on(palisade::demo::run(listen, self_test)))
         }
@@ -106,7 +115,10 @@ fn run(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             for problem in &errors.problems {
                 eprintln!("error: {problem}");
             }
-            anyhow::bail!("{}: refusing to start with an invalid config", path.display());
+            anyhow::bail!(
+                "{}: refusing to start with an invalid config",
+                path.display()
+            );
         }
     };
     for warning in &config.warnings {
@@ -153,7 +165,9 @@ fn init_logs(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
 
     let filter = EnvFilter::try_from_env("PALISADE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).with_ansi(false).init(),
         LogFormat::Human => builder.with_ansi(std::io::stdout().is_terminal()).init(),

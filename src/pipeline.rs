@@ -53,7 +53,11 @@ pub async fn handle(
     let method = parts.method.clone();
     let path = parts.uri.path().to_owned();
 
-    let mut outcome = Outcome { route: None, client_ip: peer.ip, rejection: None };
+    let mut outcome = Outcome {
+        route: None,
+        client_ip: peer.ip,
+        rejection: None,
+    };
     let mut response = match run_stages(&gateway, &peer, parts, body, &mut outcome).await {
         Ok(response) => response,
         Err(rejection) => {
@@ -62,7 +66,9 @@ pub async fn handle(
             response
         }
     };
-    response.headers_mut().insert(X_REQUEST_ID.clone(), request_id.clone());
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id.clone());
 
     let entry = Entry {
         request_id: request_id.to_str().unwrap_or("-"),
@@ -70,7 +76,10 @@ pub async fn handle(
         path: &path,
         route: outcome.route.as_ref().map_or("-", |r| &r.name),
         client_ip: outcome.client_ip,
-        decision: outcome.rejection.as_ref().map_or("allow", Rejection::decision),
+        decision: outcome
+            .rejection
+            .as_ref()
+            .map_or("allow", Rejection::decision),
         reason: outcome.rejection.as_ref().map_or("-", Rejection::reason),
     };
     access_log::record(&entry, response.status(), started.elapsed());
@@ -92,7 +101,11 @@ async fn run_stages(
     outcome.client_ip = sanitized.client_ip;
 
     // 2. route: match the decoded path, then the method.
-    let route = match gateway.config.router.find(sanitized.path.segments(), &parts.method) {
+    let route = match gateway
+        .config
+        .router
+        .find(sanitized.path.segments(), &parts.method)
+    {
         Match::Found { value, .. } => Some(Arc::clone(value)),
         Match::MethodNotAllowed { allow } => {
             let allow = http::HeaderValue::from_str(allow)

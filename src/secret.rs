@@ -47,9 +47,11 @@ pub fn resolve(reference: &str, base_dir: &Path) -> Result<Secret, String> {
         }
         return Ok(Secret(bytes.into()));
     }
-    Err("must be a reference such as \"env:NAME\" or \"file:PATH\"; \
+    Err(
+        "must be a reference such as \"env:NAME\" or \"file:PATH\"; \
          a literal value is refused (it is not shown here)"
-        .to_owned())
+            .to_owned(),
+    )
 }
 
 #[cfg(test)]

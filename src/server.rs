@@ -85,13 +85,21 @@ impl Bound {
         let listen = config.server.listen;
         let listener = TcpListener::bind(listen)
             .await
-            .map_err(|source| Error::Bind { addr: listen, source })?;
+            .map_err(|source| Error::Bind {
+                addr: listen,
+                source,
+            })?;
         let admin = match &config.admin {
-            Some(admin) => Some(
-                TcpListener::bind(admin.listen)
-                    .await
-                    .map_err(|source| Error::Bind { addr: admin.listen, source })?,
-            ),
+            Some(admin) => {
+                Some(
+                    TcpListener::bind(admin.listen)
+                        .await
+                        .map_err(|source| Error::Bind {
+                            addr: admin.listen,
+                            source,
+                        })?,
+                )
+            }
             None => None,
         };
         let tls = match &config.server.tls {
@@ -121,9 +129,9 @@ impl Bound {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let metrics = crate::metrics::install().map_err(Error::Metrics)?;
         let upkeep = tokio::spawn(crate::metrics::upkeep(metrics));
-        let admin_task = self
-            .admin
-            .map(|listener| tokio::spawn(serve_admin(listener, Arc::clone(&self.readiness), metrics)));
+        let admin_task = self.admin.map(|listener| {
+            tokio::spawn(serve_admin(listener, Arc::clone(&self.readiness), metrics))
+        });
 
         let server = &self.gateway.config.server;
         let builder = connection_builder(server.timeouts.header);
@@ -207,7 +215,13 @@ struct Connection {
 
 impl Connection {
     async fn serve(self, stream: TcpStream, watcher: hyper_util::server::graceful::Watcher) {
-        let Connection { gateway, builder, tls, header_timeout, peer } = self;
+        let Connection {
+            gateway,
+            builder,
+            tls,
+            header_timeout,
+            peer,
+        } = self;
         let service = service_fn(move |request| {
             let gateway = Arc::clone(&gateway);
             async move { Ok::<_, Infallible>(pipeline::handle(gateway, peer, request).await) }
@@ -271,7 +285,9 @@ async fn serve_admin(
         };
         let readiness = Arc::clone(&readiness);
         tokio::spawn(async move {
-            let service = service_fn(move |request| admin::handle(Arc::clone(&readiness), Some(metrics), request));
+            let service = service_fn(move |request| {
+                admin::handle(Arc::clone(&readiness), Some(metrics), request)
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))

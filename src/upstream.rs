@@ -77,7 +77,11 @@ impl Upstream {
             }
         }
 
-        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let path = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
         parts.uri = Uri::from_parts({
             let mut uri = http::uri::Parts::default();
             uri.scheme = Some(Scheme::HTTP);
@@ -90,7 +94,12 @@ impl Upstream {
         let body = LimitedBody::new(body, max_body, self.body_timeout);
         let request = Request::from_parts(parts, body);
 
-        let response = match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+        let response = match tokio::time::timeout(
+            self.response_timeout,
+            self.client.request(request),
+        )
+        .await
+        {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return Err(self.classify(&error)),
             Err(_) => {

@@ -28,7 +28,9 @@ pub fn parse_size(text: &str, min: u64, max: u64) -> Result<u64, String> {
         .map_err(|_| format!("`{text}` is not a size; write e.g. \"1MiB\" or \"64KiB\""))?
         .as_u64();
     if value < min || value > max {
-        return Err(format!("`{text}` is out of range: between {min} and {max} bytes"));
+        return Err(format!(
+            "`{text}` is out of range: between {min} and {max} bytes"
+        ));
     }
     Ok(value)
 }
@@ -41,9 +43,18 @@ mod tests {
 
     #[test]
     fn durations_need_units_and_bounds() {
-        assert_eq!(parse_duration("30s", Duration::ZERO, DAY), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("15m", Duration::ZERO, DAY), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_duration("250ms", Duration::ZERO, DAY), Ok(Duration::from_millis(250)));
+        assert_eq!(
+            parse_duration("30s", Duration::ZERO, DAY),
+            Ok(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_duration("15m", Duration::ZERO, DAY),
+            Ok(Duration::from_secs(900))
+        );
+        assert_eq!(
+            parse_duration("250ms", Duration::ZERO, DAY),
+            Ok(Duration::from_millis(250))
+        );
         assert!(parse_duration("30", Duration::ZERO, DAY).is_err());
         assert!(parse_duration("soon", Duration::ZERO, DAY).is_err());
         assert!(parse_duration("2d", Duration::ZERO, DAY).is_err());

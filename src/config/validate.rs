@@ -80,12 +80,18 @@ impl Checker<'_> {
 
 /// Parses and checks a whole file.
 pub(super) fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Config, LoadError> {
-    let mut checker = Checker { text, file, problems: Vec::new() };
+    let mut checker = Checker {
+        text,
+        file,
+        problems: Vec::new(),
+    };
     let raw = match deserialize(text) {
         Ok(raw) => raw,
         Err((key, span, message)) => {
             checker.report(key, span, message);
-            return Err(LoadError { problems: checker.problems });
+            return Err(LoadError {
+                problems: checker.problems,
+            });
         }
     };
 
@@ -105,10 +111,16 @@ pub(super) fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Config, 
     let routes = check_routes(&mut checker, &raw.routes, max_body, &mut warnings);
 
     match (server, routes) {
-        (Some(server), Some((routes, router))) if checker.problems.is_empty() => {
-            Ok(Config { server, admin, routes, router, warnings })
-        }
-        _ => Err(LoadError { problems: checker.problems }),
+        (Some(server), Some((routes, router))) if checker.problems.is_empty() => Ok(Config {
+            server,
+            admin,
+            routes,
+            router,
+            warnings,
+        }),
+        _ => Err(LoadError {
+            problems: checker.problems,
+        }),
     }
 }
 
@@ -133,10 +145,18 @@ fn refuse_unbuilt_sections(checker: &mut Checker<'_>, raw: &RawConfig) {
         checker.report("cors", Some(cors.span()), not_built("CORS"));
     }
     if let Some(limits) = &raw.rate_limit {
-        checker.report("rate_limit", Some(limits.span()), not_built("rate limiting"));
+        checker.report(
+            "rate_limit",
+            Some(limits.span()),
+            not_built("rate limiting"),
+        );
     }
     if let Some(secrets) = &raw.secrets {
-        checker.report("secrets", Some(secrets.span()), not_built("the [secrets] table"));
+        checker.report(
+            "secrets",
+            Some(secrets.span()),
+            not_built("the [secrets] table"),
+        );
     }
 }
 
@@ -207,7 +227,9 @@ fn check_server(
 
 fn check_timeouts(checker: &mut Checker<'_>, raw: &RawServer) -> Option<Timeouts> {
     let mut one = |key: &str, value: &Option<Spanned<String>>, default: Duration| match value {
-        Some(v) => checker.check(&format!("server.{key}"), v, |s| parse_duration(s, MILLI, HOUR)),
+        Some(v) => checker.check(&format!("server.{key}"), v, |s| {
+            parse_duration(s, MILLI, HOUR)
+        }),
         None => Some(default),
     };
     let header = one("header_timeout", &raw.header_timeout, 10 * SECOND);
@@ -249,25 +271,37 @@ fn check_trusted_proxies(
     ok.then_some(proxies)
 }
 
-fn check_hosts(checker: &mut Checker<'_>, list: &[Spanned<String>]) -> Option<Option<Vec<HostName>>> {
+fn check_hosts(
+    checker: &mut Checker<'_>,
+    list: &[Spanned<String>],
+) -> Option<Option<Vec<HostName>>> {
     let mut hosts = Vec::with_capacity(list.len());
     let mut ok = true;
     for (i, entry) in list.iter().enumerate() {
-        match checker.check(&format!("server.hosts[{i}]"), entry, |s| parse_host_entry(s)) {
+        match checker.check(&format!("server.hosts[{i}]"), entry, |s| {
+            parse_host_entry(s)
+        }) {
             Some(host) => hosts.push(host),
             None => ok = false,
         }
     }
     if ok && hosts.is_empty() {
-        checker.report("server.hosts", None, "is empty, so every request would be refused; \
-             list the app's host names or remove the key".to_owned());
+        checker.report(
+            "server.hosts",
+            None,
+            "is empty, so every request would be refused; \
+             list the app's host names or remove the key"
+                .to_owned(),
+        );
         return None;
     }
     ok.then_some(Some(hosts))
 }
 
 fn check_tls(checker: &mut Checker<'_>, raw: &RawTls, base_dir: &Path) -> Option<Tls> {
-    let cert = checker.check("server.tls.cert", &raw.cert, |r| secret::resolve(r, base_dir));
+    let cert = checker.check("server.tls.cert", &raw.cert, |r| {
+        secret::resolve(r, base_dir)
+    });
     let key = checker.check("server.tls.key", &raw.key, |r| secret::resolve(r, base_dir));
     let (cert, key) = (cert?, key?);
     let tls = Tls { cert, key };
@@ -299,9 +333,11 @@ fn check_routes(
             continue;
         };
         let route = Arc::new(route);
-        if let Err(conflict) =
-            router.insert(route.pattern.clone(), route.methods.clone(), Arc::clone(&route))
-        {
+        if let Err(conflict) = router.insert(
+            route.pattern.clone(),
+            route.methods.clone(),
+            Arc::clone(&route),
+        ) {
             let key = format!("route[{index}].path");
             checker.report(key, Some(raw_route.path.span()), conflict.to_string());
             ok = false;
@@ -319,14 +355,46 @@ fn check_route(
 ) -> Option<Route> {
     let key = |name: &str| format!("route[{index}].{name}");
     let unbuilt: [(&str, Option<Range<usize>>, &str); 9] = [
-        ("rate_limit", raw.rate_limit.as_ref().map(|v| v.span()), "rate limiting"),
-        ("body", raw.body.as_ref().map(|v| v.span()), "body validation"),
-        ("query", raw.query.as_ref().map(|v| v.span()), "query validation"),
-        ("params", raw.params.as_ref().map(|v| v.span()), "path parameter validation"),
-        ("require", raw.require.as_ref().map(|v| v.span()), "claim requirements"),
-        ("cors", raw.cors.as_ref().map(|v| v.span()), "per-route CORS"),
-        ("strict", raw.strict.as_ref().map(|v| v.span()), "body validation"),
-        ("expose_errors", raw.expose_errors.as_ref().map(|v| v.span()), "body validation"),
+        (
+            "rate_limit",
+            raw.rate_limit.as_ref().map(|v| v.span()),
+            "rate limiting",
+        ),
+        (
+            "body",
+            raw.body.as_ref().map(|v| v.span()),
+            "body validation",
+        ),
+        (
+            "query",
+            raw.query.as_ref().map(|v| v.span()),
+            "query validation",
+        ),
+        (
+            "params",
+            raw.params.as_ref().map(|v| v.span()),
+            "path parameter validation",
+        ),
+        (
+            "require",
+            raw.require.as_ref().map(|v| v.span()),
+            "claim requirements",
+        ),
+        (
+            "cors",
+            raw.cors.as_ref().map(|v| v.span()),
+            "per-route CORS",
+        ),
+        (
+            "strict",
+            raw.strict.as_ref().map(|v| v.span()),
+            "body validation",
+        ),
+        (
+            "expose_errors",
+            raw.expose_errors.as_ref().map(|v| v.span()),
+            "body validation",
+        ),
         (
             "allow_prototype_keys",
             raw.allow_prototype_keys.as_ref().map(|v| v.span()),
@@ -340,10 +408,13 @@ fn check_route(
     }
 
     let pattern = checker.check(&key("path"), &raw.path, |p| {
-        p.parse::<Pattern>().map_err(|e| format!("`{p}` is not a route pattern: {e}"))
+        p.parse::<Pattern>()
+            .map_err(|e| format!("`{p}` is not a route pattern: {e}"))
     });
     let methods = match &raw.methods {
-        Some(list) => checker.check(&key("methods"), list, |m| parse_methods(m)).map(Some),
+        Some(list) => checker
+            .check(&key("methods"), list, |m| parse_methods(m))
+            .map(Some),
         None => Some(None),
     };
     let auth = match &raw.auth {
@@ -395,7 +466,9 @@ fn parse_methods(list: &[String]) -> Result<Vec<Method>, String> {
     let mut methods = Vec::with_capacity(list.len());
     for name in list {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(format!("`{name}` is not an upper-case method name such as \"GET\""));
+            return Err(format!(
+                "`{name}` is not an upper-case method name such as \"GET\""
+            ));
         }
         let method = Method::from_bytes(name.as_bytes())
             .map_err(|_| format!("`{name}` is not a method name"))?;
@@ -419,9 +492,11 @@ fn parse_upstream(text: &str) -> Result<Upstream, String> {
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") => {
-            return Err("https upstreams are not supported yet; run palisade beside the app \
+            return Err(
+                "https upstreams are not supported yet; run palisade beside the app \
                  and reach it over http on a private address"
-                .to_owned());
+                    .to_owned(),
+            );
         }
         _ => return Err(format!("`{text}` must start with http://")),
     }
@@ -447,32 +522,43 @@ fn parse_origin(text: &str) -> Result<String, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not an origin such as \"https://yourapp.com\""))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
-        return Err(format!("`{text}` is not an origin such as \"https://yourapp.com\""));
+        return Err(format!(
+            "`{text}` is not an origin such as \"https://yourapp.com\""
+        ));
     }
     if text.ends_with('/') || !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(format!("`{text}` must be a bare origin, without a path or trailing slash"));
+        return Err(format!(
+            "`{text}` must be a bare origin, without a path or trailing slash"
+        ));
     }
     Ok(text.to_ascii_lowercase())
 }
 
 /// Parses one `hosts` entry: a DNS name or IP literal, optionally with `:port`.
 pub(crate) fn parse_host_entry(text: &str) -> Result<HostName, String> {
-    let bad = || format!("`{text}` is not a host name such as \"yourapp.com\" or \"localhost:8080\"");
+    let bad =
+        || format!("`{text}` is not a host name such as \"yourapp.com\" or \"localhost:8080\"");
     let authority: http::uri::Authority = text.parse().map_err(|_| bad())?;
-    let bad_port = authority.port().is_some() && authority.port_u16().is_none();
+    let bad_port = !crate::sanitize::valid_port(text);
     if bad_port || authority.as_str().contains('@') || authority.host().is_empty() {
         return Err(bad());
     }
     let name = authority.host().to_ascii_lowercase();
     let valid_name = name.starts_with('[')
         || name.parse::<IpAddr>().is_ok()
-        || name
-            .split('.')
-            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        || name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
     if !valid_name {
         return Err(bad());
     }
-    Ok(HostName { name, port: authority.port_u16() })
+    Ok(HostName {
+        name,
+        port: authority.port_u16(),
+    })
 }
 
 #[cfg(test)]

@@ -57,7 +57,11 @@ impl TrustedProxies {
         };
         if let Some(ranges) = preset {
             for range in ranges {
-                self.networks.push(range.parse().map_err(|_| format!("bad preset range {range}"))?);
+                self.networks.push(
+                    range
+                        .parse()
+                        .map_err(|_| format!("bad preset range {range}"))?,
+                );
             }
             return Ok(());
         }
@@ -159,8 +163,13 @@ mod tests {
     }
 
     fn client(proxies: &TrustedProxies, peer: &str, xff: &[&str]) -> String {
-        let values: Vec<HeaderValue> = xff.iter().map(|v| HeaderValue::from_str(v).unwrap()).collect();
-        proxies.client_address(peer.parse().unwrap(), values.iter()).to_string()
+        let values: Vec<HeaderValue> = xff
+            .iter()
+            .map(|v| HeaderValue::from_str(v).unwrap())
+            .collect();
+        proxies
+            .client_address(peer.parse().unwrap(), values.iter())
+            .to_string()
     }
 
     #[test]
@@ -173,8 +182,14 @@ mod tests {
     fn rightmost_untrusted_hop_is_the_client() {
         let p = proxies(&["10.0.0.0/8"]);
         // The client forged 6.6.6.6; the trusted proxy appended the real 198.51.100.7.
-        assert_eq!(client(&p, "10.0.0.2", &["6.6.6.6, 198.51.100.7"]), "198.51.100.7");
-        assert_eq!(client(&p, "10.0.0.2", &["6.6.6.6", "198.51.100.7, 10.0.0.5"]), "198.51.100.7");
+        assert_eq!(
+            client(&p, "10.0.0.2", &["6.6.6.6, 198.51.100.7"]),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            client(&p, "10.0.0.2", &["6.6.6.6", "198.51.100.7, 10.0.0.5"]),
+            "198.51.100.7"
+        );
     }
 
     #[test]
@@ -187,7 +202,10 @@ mod tests {
     #[test]
     fn mapped_ipv6_is_ipv4() {
         let p = proxies(&["127.0.0.1"]);
-        assert_eq!(client(&p, "::ffff:127.0.0.1", &["198.51.100.7"]), "198.51.100.7");
+        assert_eq!(
+            client(&p, "::ffff:127.0.0.1", &["198.51.100.7"]),
+            "198.51.100.7"
+        );
         assert!(p.contains("::ffff:127.0.0.1".parse().unwrap()));
     }
 
@@ -202,8 +220,14 @@ mod tests {
 
     #[test]
     fn hops_with_ports_and_brackets() {
-        assert_eq!(parse_hop(" 1.2.3.4:5678 "), Some("1.2.3.4".parse().unwrap()));
-        assert_eq!(parse_hop("[2001:db8::1]:443"), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(
+            parse_hop(" 1.2.3.4:5678 "),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(
+            parse_hop("[2001:db8::1]:443"),
+            Some("2001:db8::1".parse().unwrap())
+        );
         assert_eq!(parse_hop("unknown"), None);
     }
 }

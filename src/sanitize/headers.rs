@@ -74,7 +74,9 @@ pub fn clean_request(headers: &mut HeaderMap, from_trusted_proxy: bool) -> Resul
             let name = HeaderName::from_bytes(token.as_bytes())
                 .map_err(|_| Rejection::InvalidHeader("connection_bad_token"))?;
             if is_protected(name.as_str()) || is_internal(name.as_str()) {
-                return Err(Rejection::InvalidHeader("connection_names_protected_header"));
+                return Err(Rejection::InvalidHeader(
+                    "connection_names_protected_header",
+                ));
             }
             doomed.push(name);
         }
@@ -135,7 +137,10 @@ mod tests {
     #[test]
     fn next_internal_and_palisade_headers_are_removed() {
         let mut headers = map(&[
-            ("x-middleware-subrequest", "middleware:middleware:middleware"),
+            (
+                "x-middleware-subrequest",
+                "middleware:middleware:middleware",
+            ),
             ("x-palisade-user", "admin"),
             ("x-invoke-path", "/admin"),
             ("x-now-route-matches", "1"),
@@ -161,16 +166,29 @@ mod tests {
 
     #[test]
     fn connection_naming_a_protected_header_is_refused() {
-        for victim in ["authorization", "X-Palisade-User", "x-forwarded-for", "cookie", "host"] {
+        for victim in [
+            "authorization",
+            "X-Palisade-User",
+            "x-forwarded-for",
+            "cookie",
+            "host",
+        ] {
             let mut headers = HeaderMap::new();
-            headers.insert(CONNECTION, HeaderValue::from_str(&format!("close, {victim}")).unwrap());
+            headers.insert(
+                CONNECTION,
+                HeaderValue::from_str(&format!("close, {victim}")).unwrap(),
+            );
             assert!(clean_request(&mut headers, false).is_err(), "{victim}");
         }
     }
 
     #[test]
     fn proxy_headers_kept_only_from_trusted_peers() {
-        let pairs = [("x-real-ip", "6.6.6.6"), ("forwarded", "for=6.6.6.6"), ("x-original-url", "/admin")];
+        let pairs = [
+            ("x-real-ip", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+            ("x-original-url", "/admin"),
+        ];
         let mut untrusted = map(&pairs);
         clean_request(&mut untrusted, false).unwrap();
         assert!(untrusted.is_empty());

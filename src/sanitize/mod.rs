@@ -49,7 +49,10 @@ pub fn request_id(parts: &Parts, peer: &Peer) -> HeaderValue {
     if peer.trusted {
         if let Some(id) = parts.headers.get(&X_REQUEST_ID) {
             let valid = (1..=128).contains(&id.len())
-                && id.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b));
+                && id
+                    .as_bytes()
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b));
             if valid {
                 return id.clone();
             }
@@ -118,8 +121,9 @@ fn request_host(uri: &Uri, headers: &HeaderMap) -> Result<HeaderValue, Rejection
             return Err(Rejection::InvalidHeader("host_mismatch"));
         }
         (Some(h), _) => h.clone(),
-        (None, Some(a)) => HeaderValue::from_str(a.as_str())
-            .map_err(|_| Rejection::InvalidHeader("bad_host"))?,
+        (None, Some(a)) => {
+            HeaderValue::from_str(a.as_str()).map_err(|_| Rejection::InvalidHeader("bad_host"))?
+        }
         (None, None) => return Err(Rejection::InvalidHeader("missing_host")),
     };
     parse_host(&host).ok_or(Rejection::InvalidHeader("bad_host"))?;
@@ -131,13 +135,26 @@ fn parse_host(value: &HeaderValue) -> Option<HostName> {
     let text = value.to_str().ok()?;
     let authority: http::uri::Authority = text.parse().ok()?;
     let name = authority.host();
-    let port_ok = authority.port().is_none() || authority.port_u16().is_some();
+    let port_ok = valid_port(text);
     let valid = port_ok
         && !text.contains('@')
         && !name.is_empty()
         && (name.starts_with('[')
-            || name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
-    valid.then(|| HostName { name: name.to_ascii_lowercase(), port: authority.port_u16() })
+            || name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+    valid.then(|| HostName {
+        name: name.to_ascii_lowercase(),
+        port: authority.port_u16(),
+    })
+}
+
+/// Whether the part after a host's last `:` (outside IPv6 brackets), if any, is a port number.
+pub(crate) fn valid_port(authority: &str) -> bool {
+    match authority.rsplit_once(':') {
+        Some((_, port)) if !port.contains(']') => port.parse::<u16>().is_ok(),
+        _ => true,
+    }
 }
 
 fn check_host(value: &HeaderValue, allowed: &[HostName]) -> Result<(), Rejection> {
@@ -146,7 +163,11 @@ fn check_host(value: &HeaderValue, allowed: &[HostName]) -> Result<(), Rejection
     let known = allowed
         .iter()
         .any(|a| a.name == name && (a.port.is_none() || a.port == host.port));
-    if known { Ok(()) } else { Err(Rejection::UnknownHost) }
+    if known {
+        Ok(())
+    } else {
+        Err(Rejection::UnknownHost)
+    }
 }
 
 fn ip_header(ip: IpAddr) -> HeaderValue {
@@ -164,8 +185,14 @@ mod tests {
 
     fn allowed() -> Vec<HostName> {
         vec![
-            HostName { name: "yourapp.com".into(), port: None },
-            HostName { name: "localhost".into(), port: Some(8080) },
+            HostName {
+                name: "yourapp.com".into(),
+                port: None,
+            },
+            HostName {
+                name: "localhost".into(),
+                port: Some(8080),
+            },
         ]
     }
 
@@ -179,7 +206,12 @@ mod tests {
 
     #[test]
     fn other_hosts_are_refused() {
-        for bad in ["evil.com", "yourapp.com.evil.com", "localhost:9999", "localhost"] {
+        for bad in [
+            "evil.com",
+            "yourapp.com.evil.com",
+            "localhost:9999",
+            "localhost",
+        ] {
             assert!(check_host(&host(bad), &allowed()).is_err(), "{bad}");
         }
         for malformed in ["user@yourapp.com", "your app.com", "", "yourapp.com:xx"] {
@@ -191,7 +223,11 @@ mod tests {
     #[test]
     fn generated_request_ids_are_unique_hex() {
         let parts = http::Request::new(()).into_parts().0;
-        let peer = Peer { ip: "127.0.0.1".parse().unwrap(), tls: false, trusted: false };
+        let peer = Peer {
+            ip: "127.0.0.1".parse().unwrap(),
+            tls: false,
+            trusted: false,
+        };
         let a = request_id(&parts, &peer);
         let b = request_id(&parts, &peer);
         assert_ne!(a, b);
@@ -201,11 +237,20 @@ mod tests {
     #[test]
     fn untrusted_request_id_is_replaced() {
         let mut request = http::Request::new(());
-        request.headers_mut().insert("x-request-id", HeaderValue::from_static("forged"));
+        request
+            .headers_mut()
+            .insert("x-request-id", HeaderValue::from_static("forged"));
         let (parts, _) = request.into_parts();
-        let untrusted = Peer { ip: "203.0.113.1".parse().unwrap(), tls: false, trusted: false };
+        let untrusted = Peer {
+            ip: "203.0.113.1".parse().unwrap(),
+            tls: false,
+            trusted: false,
+        };
         assert_ne!(request_id(&parts, &untrusted), "forged");
-        let trusted = Peer { trusted: true, ..untrusted };
+        let trusted = Peer {
+            trusted: true,
+            ..untrusted
+        };
         assert_eq!(request_id(&parts, &trusted), "forged");
     }
 }

@@ -53,11 +53,16 @@ fn unknown_route_key_is_named() {
 
 #[test]
 fn bad_values_name_their_keys() {
-    let text = MINIMAL
-        .replace("127.0.0.1:8080", "localhost-8080")
-        .replace("hosts = [\"localhost\"]", "hosts = [\"localhost\"]\nmax_body = \"lots\"");
+    let text = MINIMAL.replace("127.0.0.1:8080", "localhost-8080").replace(
+        "hosts = [\"localhost\"]",
+        "hosts = [\"localhost\"]\nmax_body = \"lots\"",
+    );
     let all = problems(&text);
-    assert!(all.iter().any(|p| p.contains(":3:") && p.contains("server.listen")), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|p| p.contains(":3:") && p.contains("server.listen")),
+        "{all:?}"
+    );
     assert!(all.iter().any(|p| p.contains("server.max_body")), "{all:?}");
 }
 
@@ -78,14 +83,27 @@ fn protections_not_built_yet_refuse_to_load() {
     ];
     for extra in cases {
         let all = problems(&format!("{MINIMAL}\n{extra}"));
-        assert!(all.iter().any(|p| p.contains("not implemented")), "{extra}: {all:?}");
+        assert!(
+            all.iter().any(|p| p.contains("not implemented")),
+            "{extra}: {all:?}"
+        );
     }
-    for key in ["rate_limit = \"auth\"", "body = \"schemas/x.json\"", "require = { aal = \"aal2\" }"] {
+    for key in [
+        "rate_limit = \"auth\"",
+        "body = \"schemas/x.json\"",
+        "require = { aal = \"aal2\" }",
+    ] {
         let all = problems(&format!("{MINIMAL}{key}\n"));
-        assert!(all.iter().any(|p| p.contains("not implemented")), "{key}: {all:?}");
+        assert!(
+            all.iter().any(|p| p.contains("not implemented")),
+            "{key}: {all:?}"
+        );
     }
     let all = problems(&MINIMAL.replace("auth = \"none\"", "auth = \"supabase\""));
-    assert!(all[0].contains("route[0].auth") && all[0].contains("not implemented"), "{all:?}");
+    assert!(
+        all[0].contains("route[0].auth") && all[0].contains("not implemented"),
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -126,7 +144,12 @@ auth = "none"
 
 #[test]
 fn upstream_must_be_plain_http_origin() {
-    for bad in ["https://app.internal", "ftp://x", "http://127.0.0.1:3000/prefix", "http://u:p@h"] {
+    for bad in [
+        "https://app.internal",
+        "ftp://x",
+        "http://127.0.0.1:3000/prefix",
+        "http://u:p@h",
+    ] {
         let all = problems(&MINIMAL.replace("http://127.0.0.1:3000", bad));
         assert!(all[0].contains("server.upstream"), "{bad}: {all:?}");
     }
@@ -134,18 +157,31 @@ fn upstream_must_be_plain_http_origin() {
 
 #[test]
 fn missing_hosts_and_open_trust_warn() {
-    let text = MINIMAL
-        .replace("hosts = [\"localhost\"]", "trusted_proxies = [\"0.0.0.0/0\"]");
+    let text = MINIMAL.replace(
+        "hosts = [\"localhost\"]",
+        "trusted_proxies = [\"0.0.0.0/0\"]",
+    );
     let config = load(&text).unwrap();
     assert!(config.warnings.iter().any(|w| w.contains("server.hosts")));
-    assert!(config.warnings.iter().any(|w| w.contains("trusts every address")));
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("trusts every address"))
+    );
 }
 
 #[test]
 fn timeouts_need_units() {
-    let text = MINIMAL.replace("hosts = [\"localhost\"]", "hosts = [\"localhost\"]\nupstream_timeout = \"30\"");
+    let text = MINIMAL.replace(
+        "hosts = [\"localhost\"]",
+        "hosts = [\"localhost\"]\nupstream_timeout = \"30\"",
+    );
     let all = problems(&text);
-    assert!(all[0].contains("server.upstream_timeout") && all[0].contains("unit"), "{all:?}");
+    assert!(
+        all[0].contains("server.upstream_timeout") && all[0].contains("unit"),
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -155,8 +191,14 @@ fn tls_key_must_be_a_reference() {
         "hosts = [\"localhost\"]\ntls = { cert = \"file:missing.pem\", key = \"BEGIN PRIVATE KEY\" }",
     );
     let all = problems(&text);
-    assert!(all.iter().any(|p| p.contains("server.tls.cert") && p.contains("missing.pem")));
-    assert!(all.iter().any(|p| p.contains("server.tls.key") && !p.contains("BEGIN")));
+    assert!(
+        all.iter()
+            .any(|p| p.contains("server.tls.cert") && p.contains("missing.pem"))
+    );
+    assert!(
+        all.iter()
+            .any(|p| p.contains("server.tls.key") && !p.contains("BEGIN"))
+    );
 }
 
 #[test]
