@@ -42,7 +42,7 @@ pub fn record(entry: &Entry<'_>, status: StatusCode, latency: Duration) {
         decision = entry.decision,
         reason = entry.reason,
         client.ip = %entry.client_ip,
-        latency_ms = latency.as_secs_f64() * 1000.0,
+        latency_ms = latency.as_micros() as f64 / 1000.0,
         "request"
     );
 

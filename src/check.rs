@@ -34,7 +34,7 @@ pub fn report(config: &Config) -> String {
         None => "any (not checked)".to_owned(),
     };
     let _ = writeln!(out, "hosts     {hosts}");
-    let _ = writeln!(out, "max body  {} bytes", server.max_body);
+    let _ = writeln!(out, "max body  {}", human_size(server.max_body));
     let unmatched = match server.unmatched {
         Unmatched::Deny => "deny (404)",
         Unmatched::Pass => "pass (forwarded unprotected)",
@@ -71,7 +71,7 @@ pub fn report(config: &Config) -> String {
             "-".to_owned(),
             "-".to_owned(),
             "-".to_owned(),
-            route.max_body.to_string(),
+            human_size(route.max_body),
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
@@ -93,4 +93,14 @@ pub fn report(config: &Config) -> String {
         }
     }
     out
+}
+
+/// Writes a byte count the way the config does: `1MiB`, `16KiB`, or plain bytes.
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{}GiB", b >> 30),
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{}MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{}KiB", b >> 10),
+        b => format!("{b}B"),
+    }
 }

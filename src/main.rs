@@ -51,7 +51,7 @@ enum Command {
 struct ConfigArg {
     /// The config file.
     #[arg(
-        short,
+        short = 'c',
         long = "config",
         env = "PALISADE_CONFIG",
         default_value = "palisade.toml"
