@@ -48,8 +48,12 @@ pub async fn handle(
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let started = Instant::now();
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let request_id = sanitize::request_id(&parts, &peer);
+    // The upstream gets the id the client gets back, never one an untrusted client chose.
+    parts
+        .headers
+        .insert(X_REQUEST_ID.clone(), request_id.clone());
     let method = parts.method.clone();
     let path = parts.uri.path().to_owned();
 
