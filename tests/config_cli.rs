@@ -98,7 +98,10 @@ fn check_on_a_good_config_prints_the_route_table_and_exits_0() {
     };
     assert!(row("/api/transfer").contains("POST"));
     let transfer = row("/api/transfer");
-    assert!(transfer.contains("2KiB") || transfer.contains("2048"), "{transfer}");
+    assert!(
+        transfer.contains("2KiB") || transfer.contains("2048"),
+        "{transfer}"
+    );
     assert!(row("/api/items/[id]").contains("GET,DELETE"));
     assert!(row("/docs/[[...slug]]").contains('*'));
     assert!(stdout.contains(": ok"), "{stdout}");
@@ -120,11 +123,26 @@ fn an_unknown_key_is_named_with_its_line_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         // A typo that, if ignored, would leave the body limit at its default.
-        ("max_body = \"64KiB\"", "max_bdy = \"64KiB\"", "max_bdy", ":5:"),
+        (
+            "max_body = \"64KiB\"",
+            "max_bdy = \"64KiB\"",
+            "max_bdy",
+            ":5:",
+        ),
         // A typo inside a route.
-        ("max_body = \"2KiB\"", "maxbody = \"2KiB\"", "maxbody", "route"),
+        (
+            "max_body = \"2KiB\"",
+            "maxbody = \"2KiB\"",
+            "maxbody",
+            "route",
+        ),
         // A whole table palisade does not know.
-        ("[admin]", "[firewall]\nmode = \"off\"\n\n[admin]", "firewall", ":7:"),
+        (
+            "[admin]",
+            "[firewall]\nmode = \"off\"\n\n[admin]",
+            "firewall",
+            ":7:",
+        ),
     ];
     for (from, to, key, place) in cases {
         let config = write(dir.path(), &good_config(free_port()).replacen(from, to, 1));
@@ -140,15 +158,30 @@ fn an_unknown_key_is_named_with_its_line_and_exits_1() {
 fn a_bad_value_is_named_with_its_key_and_line_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("max_body = \"64KiB\"", "max_body = \"lots\"", "server.max_body", ":5:"),
+        (
+            "max_body = \"64KiB\"",
+            "max_body = \"lots\"",
+            "server.max_body",
+            ":5:",
+        ),
         (
             "upstream = \"http://127.0.0.1:3000\"",
             "upstream = \"ftp://x\"",
             "server.upstream",
             ":3:",
         ),
-        ("methods = [\"POST\"]", "methods = [\"post\"]", "route[0].methods", ":12:"),
-        ("path = \"/api/items/[id]\"", "path = \"/api/items/[id\"", "route[1].path", ":17:"),
+        (
+            "methods = [\"POST\"]",
+            "methods = [\"post\"]",
+            "route[0].methods",
+            ":12:",
+        ),
+        (
+            "path = \"/api/items/[id]\"",
+            "path = \"/api/items/[id\"",
+            "route[1].path",
+            ":17:",
+        ),
     ];
     for (from, to, key, line) in cases {
         let config = write(dir.path(), &good_config(free_port()).replacen(from, to, 1));
@@ -164,16 +197,16 @@ fn a_bad_value_is_named_with_its_key_and_line_and_exits_1() {
 fn run_refuses_a_config_that_asks_for_an_unbuilt_protection() {
     let dir = tempfile::tempdir().unwrap();
     let asks = [
-        (
-            "[cors]\norigins = [\"https://yourapp.com\"]\n",
-            "cors",
-        ),
+        ("[cors]\norigins = [\"https://yourapp.com\"]\n", "cors"),
         (
             "[rate_limit]\nstore = \"memory\"\n[rate_limit.policies]\n\
              auth = { limit = 5, window = \"15m\", key = \"ip\" }\n",
             "rate_limit",
         ),
-        ("[[route]]\npath = \"/api/me\"\nauth = \"supabase\"\n", "auth"),
+        (
+            "[[route]]\npath = \"/api/me\"\nauth = \"supabase\"\n",
+            "auth",
+        ),
         (
             "[[route]]\npath = \"/api/pay\"\nauth = \"none\"\nbody = \"schemas/pay.json\"\n",
             "body",

@@ -57,7 +57,10 @@ async fn hop_by_hop_and_connection_named_headers_are_not_forwarded() {
         assert!(!seen.headers.contains_key(name), "{name} was forwarded");
     }
     if let Some(connection) = seen.header("connection") {
-        assert!(!connection.to_ascii_lowercase().contains("x-hop"), "{connection}");
+        assert!(
+            !connection.to_ascii_lowercase().contains("x-hop"),
+            "{connection}"
+        );
     }
 }
 
@@ -67,9 +70,14 @@ async fn connection_naming_a_protected_header_is_refused() {
     let gateway = untrusted(&upstream).await;
 
     // Dropping these would change who the caller is or what palisade decided.
-    for (i, victim) in ["authorization", "Authorization", "x-palisade-user", "cookie"]
-        .into_iter()
-        .enumerate()
+    for (i, victim) in [
+        "authorization",
+        "Authorization",
+        "x-palisade-user",
+        "cookie",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let id = format!("conn-{i}");
         let response = gateway
@@ -125,7 +133,10 @@ async fn proxy_headers_are_dropped_from_clients_and_kept_from_trusted_proxies() 
 
     let gateway = untrusted(&upstream).await;
     let response = gateway
-        .get("/api/x", &format!("{proxy_headers}X-Test-Id: from-client\r\n"))
+        .get(
+            "/api/x",
+            &format!("{proxy_headers}X-Test-Id: from-client\r\n"),
+        )
         .await;
     assert_eq!(response.status, 200);
     let seen = upstream.one_tagged("from-client");
@@ -141,7 +152,10 @@ async fn proxy_headers_are_dropped_from_clients_and_kept_from_trusted_proxies() 
 
     let gateway = behind_proxy(&upstream).await;
     let response = gateway
-        .get("/api/x", &format!("{proxy_headers}X-Test-Id: from-proxy\r\n"))
+        .get(
+            "/api/x",
+            &format!("{proxy_headers}X-Test-Id: from-proxy\r\n"),
+        )
         .await;
     assert_eq!(response.status, 200);
     let seen = upstream.one_tagged("from-proxy");
@@ -197,7 +211,11 @@ async fn x_forwarded_for_from_a_trusted_proxy_gives_the_rightmost_untrusted_addr
             .await;
         assert_eq!(response.status, 200);
         let seen = upstream.one_tagged(&id);
-        assert_eq!(seen.header("x-forwarded-for").as_deref(), Some(client), "{xff}");
+        assert_eq!(
+            seen.header("x-forwarded-for").as_deref(),
+            Some(client),
+            "{xff}"
+        );
         assert_eq!(seen.header("x-forwarded-proto").as_deref(), Some("https"));
 
         let request_id = response.header("x-request-id").unwrap();
@@ -220,7 +238,10 @@ async fn credentials_are_forwarded_unchanged() {
         .await;
     assert_eq!(response.status, 200);
     let seen = upstream.one_tagged("creds");
-    assert_eq!(seen.header("authorization").as_deref(), Some("Bearer eyJhbGciOi.x.y"));
+    assert_eq!(
+        seen.header("authorization").as_deref(),
+        Some("Bearer eyJhbGciOi.x.y")
+    );
     assert_eq!(
         seen.header("cookie").as_deref(),
         Some("sb-abc-auth-token=base64-eyJ; theme=dark")
@@ -248,7 +269,9 @@ async fn every_response_carries_a_request_id_and_a_forged_one_is_replaced() {
     assert_eq!(ids.len(), 3, "request ids repeat: {ids:?}");
 
     // The upstream never sees the forged id either: it gets the id the client got back.
-    let response = gateway.get("/api/x", &format!("{forged}X-Test-Id: rid\r\n")).await;
+    let response = gateway
+        .get("/api/x", &format!("{forged}X-Test-Id: rid\r\n"))
+        .await;
     let seen = upstream.one_tagged("rid");
     assert_eq!(seen.header("x-request-id"), response.header("x-request-id"));
 }
@@ -261,9 +284,15 @@ async fn a_trusted_proxys_request_id_is_kept() {
     let response = gateway
         .get("/api/x", "X-Request-Id: edge-1234\r\nX-Test-Id: kept\r\n")
         .await;
-    assert_eq!(response.header("x-request-id").as_deref(), Some("edge-1234"));
     assert_eq!(
-        upstream.one_tagged("kept").header("x-request-id").as_deref(),
+        response.header("x-request-id").as_deref(),
+        Some("edge-1234")
+    );
+    assert_eq!(
+        upstream
+            .one_tagged("kept")
+            .header("x-request-id")
+            .as_deref(),
         Some("edge-1234")
     );
 }
@@ -280,12 +309,17 @@ async fn a_forged_host_is_refused_and_the_real_one_forwarded_as_sent() {
     let request = |host: &str, id: &str| {
         format!("GET /api/x HTTP/1.1\r\n{host}Connection: close\r\nX-Test-Id: {id}\r\n\r\n")
     };
-    let response = gateway.raw(&request("Host: evil.example\r\n", "evil")).await;
+    let response = gateway
+        .raw(&request("Host: evil.example\r\n", "evil"))
+        .await;
     response.assert_refused(421, "Unknown host");
     upstream.assert_never_saw("evil");
 
     let response = gateway
-        .raw(&request("Host: localhost\r\nHost: evil.example\r\n", "two-hosts"))
+        .raw(&request(
+            "Host: localhost\r\nHost: evil.example\r\n",
+            "two-hosts",
+        ))
         .await;
     response.assert_refused(400, "Invalid input");
     upstream.assert_never_saw("two-hosts");
@@ -299,7 +333,10 @@ async fn a_forged_host_is_refused_and_the_real_one_forwarded_as_sent() {
         .await;
     assert_eq!(response.status, 200, "{response:?}");
     let seen = upstream.one_tagged("xfh");
-    assert_eq!(seen.header("x-forwarded-host").as_deref(), Some("localhost"));
+    assert_eq!(
+        seen.header("x-forwarded-host").as_deref(),
+        Some("localhost")
+    );
 
     let port = gateway.addr.port();
     let response = gateway

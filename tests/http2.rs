@@ -87,9 +87,15 @@ async fn non_canonical_paths_are_refused_over_h2_too() {
     let upstream = Upstream::start().await;
     let gateway = gateway(&upstream).await;
 
-    for (i, path) in ["/api/%2e%2e/x", "/api/%2E%2E/admin", "/api/a%2fb", "/api//x", "/api/%252e"]
-        .into_iter()
-        .enumerate()
+    for (i, path) in [
+        "/api/%2e%2e/x",
+        "/api/%2E%2E/admin",
+        "/api/a%2fb",
+        "/api//x",
+        "/api/%252e",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let id = format!("h2-bad-{i}");
         let request = h2_get(&gateway, path)

@@ -64,7 +64,10 @@ fn binary(len: usize) -> Vec<u8> {
 async fn assert_no_complete_body(upstream: &Upstream, id: &str) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     for seen in upstream.tagged(id) {
-        assert!(!seen.complete, "the upstream received a complete body for {id}");
+        assert!(
+            !seen.complete,
+            "the upstream received a complete body for {id}"
+        );
     }
 }
 
@@ -80,7 +83,12 @@ async fn declared_length_over_the_limit_is_413_before_anything_is_sent() {
     upstream.assert_never_saw("cl-over");
 
     // Declaring a huge length without sending it changes nothing.
-    let request = post_head(&gateway, "/api/x", "cl-huge", "Content-Length: 99999999999\r\n");
+    let request = post_head(
+        &gateway,
+        "/api/x",
+        "cl-huge",
+        "Content-Length: 99999999999\r\n",
+    );
     let response = gateway.raw(&request).await;
     response.assert_refused(413, "Payload too large");
     upstream.assert_never_saw("cl-huge");
@@ -91,16 +99,26 @@ async fn chunked_body_over_the_limit_is_413_and_never_arrives_whole() {
     let upstream = Upstream::start().await;
     let gateway = gateway(&upstream).await;
 
-    let mut request = post_head(&gateway, "/api/x", "chunked-over", "Transfer-Encoding: chunked\r\n")
-        .into_bytes();
+    let mut request = post_head(
+        &gateway,
+        "/api/x",
+        "chunked-over",
+        "Transfer-Encoding: chunked\r\n",
+    )
+    .into_bytes();
     request.extend(chunked(&binary(3000), 100));
     let response = support::raw_request(gateway.addr, &request).await;
     response.assert_refused(413, "Payload too large");
     assert_no_complete_body(&upstream, "chunked-over").await;
 
     // One chunk that alone is over the limit.
-    let mut request = post_head(&gateway, "/api/x", "one-chunk", "Transfer-Encoding: chunked\r\n")
-        .into_bytes();
+    let mut request = post_head(
+        &gateway,
+        "/api/x",
+        "one-chunk",
+        "Transfer-Encoding: chunked\r\n",
+    )
+    .into_bytes();
     request.extend(chunked(&binary(1025), 4096));
     let response = support::raw_request(gateway.addr, &request).await;
     response.assert_refused(413, "Payload too large");
@@ -122,9 +140,13 @@ async fn body_within_the_limit_arrives_byte_for_byte() {
     assert!(seen.complete);
     assert_eq!(seen.body, body);
 
-    let mut request =
-        post_head(&gateway, "/api/x", "exact-chunked", "Transfer-Encoding: chunked\r\n")
-            .into_bytes();
+    let mut request = post_head(
+        &gateway,
+        "/api/x",
+        "exact-chunked",
+        "Transfer-Encoding: chunked\r\n",
+    )
+    .into_bytes();
     request.extend(chunked(&body, 300));
     let response = support::raw_request(gateway.addr, &request).await;
     assert_eq!(response.status, 200, "{response:?}");
@@ -139,8 +161,7 @@ async fn a_routes_max_body_overrides_the_servers() {
     let gateway = gateway(&upstream).await;
     let body = binary(3000);
     let send = |target: &str, id: &str| {
-        let mut request =
-            post_head(&gateway, target, id, "Content-Length: 3000\r\n").into_bytes();
+        let mut request = post_head(&gateway, target, id, "Content-Length: 3000\r\n").into_bytes();
         request.extend_from_slice(&body);
         request
     };
@@ -155,8 +176,8 @@ async fn a_routes_max_body_overrides_the_servers() {
     upstream.assert_never_saw("server");
 
     // A route may also be stricter than the server.
-    let mut request = post_head(&gateway, "/tiny", "tiny", "Transfer-Encoding: chunked\r\n")
-        .into_bytes();
+    let mut request =
+        post_head(&gateway, "/tiny", "tiny", "Transfer-Encoding: chunked\r\n").into_bytes();
     request.extend(chunked(&binary(17), 5));
     let response = support::raw_request(gateway.addr, &request).await;
     response.assert_refused(413, "Payload too large");
@@ -211,9 +232,17 @@ async fn a_stalled_body_gives_408() {
 
     // The same with a chunked body that stops mid-way.
     let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
-    let head = post_head(&gateway, "/api/x", "stall-chunked", "Transfer-Encoding: chunked\r\n");
+    let head = post_head(
+        &gateway,
+        "/api/x",
+        "stall-chunked",
+        "Transfer-Encoding: chunked\r\n",
+    );
     stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(b"10\r\n0123456789abcdef\r\n").await.unwrap();
+    stream
+        .write_all(b"10\r\n0123456789abcdef\r\n")
+        .await
+        .unwrap();
     let response = support::read_response(&mut stream).await;
     response.assert_refused(408, "Request timeout");
     assert_no_complete_body(&upstream, "stall-chunked").await;

@@ -49,10 +49,17 @@ async fn admin_answers_health_readiness_and_metrics_with_labels() {
         })
     };
     assert!(
-        has(&[r#"route="/api/[...rest]""#, r#"status="200""#, r#"decision="allow""#]),
+        has(&[
+            r#"route="/api/[...rest]""#,
+            r#"status="200""#,
+            r#"decision="allow""#
+        ]),
         "{text}"
     );
-    assert!(has(&[r#"route="-""#, r#"status="404""#, r#"decision="deny""#]), "{text}");
+    assert!(
+        has(&[r#"route="-""#, r#"status="404""#, r#"decision="deny""#]),
+        "{text}"
+    );
     assert!(has(&[r#"status="400""#, r#"decision="deny""#]), "{text}");
     assert!(text.contains("palisade_request_duration_seconds"), "{text}");
 
@@ -147,7 +154,9 @@ async fn no_token_cookie_or_query_reaches_the_logs() {
     // A connection that ends mid-headers, too.
     let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
     stream
-        .write_all(b"GET /api/items?token=SECRET-QUERY-789 HTTP/1.1\r\nCookie: sb-x=SECRET-COOKIE-456")
+        .write_all(
+            b"GET /api/items?token=SECRET-QUERY-789 HTTP/1.1\r\nCookie: sb-x=SECRET-COOKIE-456",
+        )
         .await
         .unwrap();
     stream.shutdown().await.unwrap();
@@ -158,9 +167,15 @@ async fn no_token_cookie_or_query_reaches_the_logs() {
     assert_eq!(lines.len(), requests.len() + 1, "{lines:?}");
     let everything = format!("{}{}", gateway.stdout_text(), gateway.stderr_text());
     for secret in SECRETS {
-        assert!(!everything.contains(secret), "{secret} was logged:\n{everything}");
+        assert!(
+            !everything.contains(secret),
+            "{secret} was logged:\n{everything}"
+        );
     }
     // The credentials did reach the upstream: the log is clean because it omits them.
     let seen = upstream.seen_for("/api/items?token=SECRET-QUERY-789");
-    assert_eq!(seen[0].header("cookie").as_deref(), Some("sb-x=SECRET-COOKIE-456"));
+    assert_eq!(
+        seen[0].header("cookie").as_deref(),
+        Some("sb-x=SECRET-COOKIE-456")
+    );
 }

@@ -25,7 +25,10 @@ async fn gateway(upstream: &Upstream) -> Gateway {
 /// Sends `GET target` tagged with `id` and asserts a 400 that the upstream never saw.
 async fn assert_invalid(gateway: &Gateway, upstream: &Upstream, target: &str, id: &str) {
     let response = gateway.get(target, &format!("X-Test-Id: {id}\r\n")).await;
-    assert_eq!(response.status, 400, "{target} was not refused: {response:?}");
+    assert_eq!(
+        response.status, 400,
+        "{target} was not refused: {response:?}"
+    );
     response.assert_refused(400, "Invalid input");
     upstream.assert_never_saw(id);
 }
@@ -129,9 +132,7 @@ async fn encoded_unreserved_letters_route_as_next_decodes_them() {
     // Next.js decodes `%74` to `t` before routing, so this is /api/transfer, which takes only
     // POST: a GET must not slip through to the catch-all.
     for target in ["/api/%74ransfer", "/api/transfe%72", "/api/transfer/"] {
-        let response = gateway
-            .get(target, "X-Test-Id: decoded-get\r\n")
-            .await;
+        let response = gateway.get(target, "X-Test-Id: decoded-get\r\n").await;
         assert_eq!(response.status, 405, "{target}: {response:?}");
         assert_eq!(response.header("allow").as_deref(), Some("POST"));
     }
@@ -154,7 +155,9 @@ async fn a_single_trailing_slash_matches_as_if_absent() {
     let response = gateway.get("/api/items/", "").await;
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(gateway.route_of(&response).await, "/api/[...rest]");
-    let response = gateway.get("/api/items//", "X-Test-Id: two-slashes\r\n").await;
+    let response = gateway
+        .get("/api/items//", "X-Test-Id: two-slashes\r\n")
+        .await;
     response.assert_refused(400, "Invalid input");
     upstream.assert_never_saw("two-slashes");
 }

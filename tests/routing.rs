@@ -187,7 +187,9 @@ async fn unmatched_pass_forwards_with_no_route() {
     assert_eq!(gateway.route_of(&response).await, "-");
 
     // Passing unmatched paths does not relax the canonical-path check.
-    let response = gateway.get("/about/../admin", "X-Test-Id: pass-dots\r\n").await;
+    let response = gateway
+        .get("/about/../admin", "X-Test-Id: pass-dots\r\n")
+        .await;
     response.assert_refused(400, "Invalid input");
     upstream.assert_never_saw("pass-dots");
 

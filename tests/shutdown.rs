@@ -70,13 +70,20 @@ async fn drains_a_request_in_flight(signal_name: &str) {
     );
 
     let response = in_flight.await.unwrap();
-    assert_eq!(response.status, 200, "the request in flight was cut: {response:?}");
+    assert_eq!(
+        response.status, 200,
+        "the request in flight was cut: {response:?}"
+    );
     assert_eq!(response.json()["target"], "/hang-then-ok");
 
     let status = gateway.wait_exit(DEADLINE).await;
     let status = status.unwrap_or_else(|| panic!("still running {DEADLINE:?} after {signal_name}"));
     assert_eq!(status.code(), Some(0), "{}", gateway.stderr_text());
-    assert!(gateway.stdout_text().contains("draining requests in flight"));
+    assert!(
+        gateway
+            .stdout_text()
+            .contains("draining requests in flight")
+    );
 }
 
 #[tokio::test]
@@ -98,7 +105,10 @@ async fn an_idle_gateway_exits_promptly_on_sigterm() {
     let mut idle = TcpStream::connect(gateway.addr).await.unwrap();
     let request = format!("GET /x HTTP/1.1\r\nHost: {}\r\n\r\n", gateway.addr);
     idle.write_all(request.as_bytes()).await.unwrap();
-    support::eventually("the keep-alive request", || !upstream.seen_for("/x").is_empty()).await;
+    support::eventually("the keep-alive request", || {
+        !upstream.seen_for("/x").is_empty()
+    })
+    .await;
 
     signal(&gateway, "-TERM");
     let status = gateway.wait_exit(DEADLINE).await;

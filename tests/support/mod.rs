@@ -127,7 +127,10 @@ impl Upstream {
     /// Asserts that no request carrying `x-test-id: id` reached the upstream.
     pub fn assert_never_saw(&self, id: &str) {
         let tagged = self.tagged(id);
-        assert!(tagged.is_empty(), "upstream saw refused request: {tagged:?}");
+        assert!(
+            tagged.is_empty(),
+            "upstream saw refused request: {tagged:?}"
+        );
     }
 }
 
@@ -184,9 +187,10 @@ async fn answer(
     let echo = serde_json::json!({ "method": parts.method.as_str(), "target": target });
     let mut response = Response::new(Full::new(Bytes::from(echo.to_string())));
     *response.status_mut() = StatusCode::OK;
-    response
-        .headers_mut()
-        .insert("content-type", http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 
@@ -450,7 +454,10 @@ impl RawResponse {
     /// The body parsed as JSON.
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
         })
     }
 
@@ -458,8 +465,15 @@ impl RawResponse {
     /// request id.
     pub fn assert_refused(&self, status: u16, message: &str) {
         assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.json(), serde_json::json!({ "error": message }), "{self:?}");
-        assert!(self.header("x-request-id").is_some(), "no x-request-id: {self:?}");
+        assert_eq!(
+            self.json(),
+            serde_json::json!({ "error": message }),
+            "{self:?}"
+        );
+        assert!(
+            self.header("x-request-id").is_some(),
+            "no x-request-id: {self:?}"
+        );
     }
 }
 
