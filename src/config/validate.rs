@@ -315,12 +315,15 @@ fn check_tls(checker: &mut Checker<'_>, raw: &RawTls, base_dir: &Path) -> Option
     }
 }
 
+/// Checked routes in file order, and the same routes indexed for matching.
+type CheckedRoutes = (Vec<Arc<Route>>, Router<Arc<Route>>);
+
 fn check_routes(
     checker: &mut Checker<'_>,
     raw: &[RawRoute],
     server_max_body: u64,
     warnings: &mut Vec<String>,
-) -> Option<(Vec<Arc<Route>>, Router<Arc<Route>>)> {
+) -> Option<CheckedRoutes> {
     if raw.is_empty() {
         warnings.push("no [[route]] is configured".to_owned());
     }
