@@ -247,3 +247,44 @@ async fn a_stalled_body_gives_408() {
     response.assert_refused(408, "Request timeout");
     assert_no_complete_body(&upstream, "stall-chunked").await;
 }
+
+#[tokio::test]
+async fn ambiguous_body_framing_reaches_the_upstream_framed_one_way() {
+    let upstream = Upstream::start().await;
+    let gateway = gateway(&upstream).await;
+
+    // Content-Length and chunked together (the classic smuggling pair): whatever palisade
+    // reads as the body is what the upstream gets, framed one way only.
+    let mut request = post_head(
+        &gateway,
+        "/api/x",
+        "cl-te",
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+    )
+    .into_bytes();
+    request.extend_from_slice(b"a\r\n0123456789\r\n0\r\n\r\n");
+    let response = support::raw_request(gateway.addr, &request).await;
+    if response.status == 200 {
+        let seen = upstream.one_tagged("cl-te");
+        assert!(seen.complete);
+        assert_eq!(seen.body, b"0123456789");
+        let framings = usize::from(seen.headers.contains_key("content-length"))
+            + usize::from(seen.headers.contains_key("transfer-encoding"));
+        assert!(framings <= 1, "both framings forwarded: {seen:?}");
+    } else {
+        assert_eq!(response.status, 400, "{response:?}");
+        upstream.assert_never_saw("cl-te");
+    }
+
+    // Two different lengths: refused outright.
+    let mut request = post_head(
+        &gateway,
+        "/api/x",
+        "two-cl",
+        "Content-Length: 5\r\nContent-Length: 6\r\n",
+    );
+    request.push_str("012345");
+    let response = gateway.raw(&request).await;
+    assert_eq!(response.status, 400, "{response:?}");
+    upstream.assert_never_saw("two-cl");
+}
