@@ -12,6 +12,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod header_timeout;
 pub mod metrics;
 pub mod pipeline;
 pub mod secret;

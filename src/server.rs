@@ -24,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admin::{self, Readiness};
 use crate::config::{Config, Tls};
+use crate::header_timeout::{WatchedStream, answer_timeout, first_byte};
 use crate::metrics::CONNECTIONS_REFUSED;
 use crate::pipeline::{self, Gateway};
 use crate::sanitize::Peer;
@@ -222,19 +223,27 @@ impl Connection {
             header_timeout,
             peer,
         } = self;
+        let (stream, dispatched) = WatchedStream::new(stream);
         let service = service_fn(move |request| {
+            dispatched.mark();
             let gateway = Arc::clone(&gateway);
             async move { Ok::<_, Infallible>(pipeline::handle(gateway, peer, request).await) }
         });
+
         let result = match tls {
             None => {
-                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                if !first_byte(&stream, header_timeout).await {
+                    tracing::debug!(client.ip = %peer.ip, "no request within header_timeout");
+                    return;
+                }
+                let connection = builder.serve_connection(TokioIo::new(stream.clone()), service);
                 watcher.watch(connection.into_owned()).await
             }
             Some(acceptor) => {
-                let handshake = tokio::time::timeout(header_timeout, acceptor.accept(stream));
-                let stream = match handshake.await {
-                    Ok(Ok(stream)) => stream,
+                let handshake =
+                    tokio::time::timeout(header_timeout, acceptor.accept(stream.clone()));
+                let tls_stream = match handshake.await {
+                    Ok(Ok(tls_stream)) => tls_stream,
                     Ok(Err(error)) => {
                         tracing::debug!(%error, client.ip = %peer.ip, "tls handshake failed");
                         return;
@@ -244,13 +253,32 @@ impl Connection {
                         return;
                     }
                 };
-                let connection = builder.serve_connection(TokioIo::new(stream), service);
-                watcher.watch(connection.into_owned()).await
+                // ALPN already chose the protocol; saying so starts hyper's header timer at
+                // once instead of waiting for a first byte that may never come.
+                let builder = match tls_stream.get_ref().1.alpn_protocol() {
+                    Some(b"h2") => builder.http2_only(),
+                    _ => builder.http1_only(),
+                };
+                let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
+                // Over TLS a plaintext 408 would be garbage: a header time-out just closes.
+                return log_end(watcher.watch(connection.into_owned()).await, &peer);
             }
         };
-        if let Err(error) = result {
-            tracing::debug!(%error, client.ip = %peer.ip, "connection ended with an error");
+
+        let timed_out = result
+            .as_ref()
+            .err()
+            .and_then(|e| e.downcast_ref::<hyper::Error>());
+        if timed_out.is_some_and(hyper::Error::is_timeout) {
+            answer_timeout(&stream, peer.ip).await;
         }
+        log_end(result, &peer);
+    }
+}
+
+fn log_end(result: Result<(), Box<dyn std::error::Error + Send + Sync>>, peer: &Peer) {
+    if let Err(error) = result {
+        tracing::debug!(%error, client.ip = %peer.ip, "connection ended with an error");
     }
 }
 

@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use support::{Gateway, Setup, Upstream};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const ROUTES: &str = r#"
@@ -249,12 +249,12 @@ async fn a_stalled_body_gives_408() {
 }
 
 #[tokio::test]
-async fn ambiguous_body_framing_reaches_the_upstream_framed_one_way() {
+async fn ambiguous_body_framing_is_refused_or_read_one_way() {
     let upstream = Upstream::start().await;
     let gateway = gateway(&upstream).await;
 
-    // Content-Length and chunked together (the classic smuggling pair): whatever palisade
-    // reads as the body is what the upstream gets, framed one way only.
+    // Content-Length and chunked together (the classic smuggling pair): hyper reads the
+    // chunked body and drops the length, so the upstream must get that body, framed one way.
     let mut request = post_head(
         &gateway,
         "/api/x",
@@ -276,6 +276,22 @@ async fn ambiguous_body_framing_reaches_the_upstream_framed_one_way() {
         upstream.assert_never_saw("cl-te");
     }
 
+    // Transfer codings the upstream would receive undecoded: refused.
+    let framings = [
+        ("te-gzip", "Transfer-Encoding: gzip, chunked\r\n"),
+        (
+            "te-twice",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        ),
+    ];
+    for (id, framing) in framings {
+        let mut request = post_head(&gateway, "/api/x", id, framing).into_bytes();
+        request.extend_from_slice(b"a\r\n0123456789\r\n0\r\n\r\n");
+        let response = support::raw_request(gateway.addr, &request).await;
+        assert_eq!(response.status, 400, "{id}: {response:?}");
+        upstream.assert_never_saw(id);
+    }
+
     // Two different lengths: refused outright.
     let mut request = post_head(
         &gateway,
@@ -287,4 +303,60 @@ async fn ambiguous_body_framing_reaches_the_upstream_framed_one_way() {
     let response = gateway.raw(&request).await;
     assert_eq!(response.status, 400, "{response:?}");
     upstream.assert_never_saw("two-cl");
+}
+
+#[tokio::test]
+async fn headers_trickled_past_the_header_timeout_get_408() {
+    let upstream = Upstream::start().await;
+    let gateway = Setup::new(&upstream.url())
+        .server(r#"header_timeout = "500ms""#)
+        .tables(ROUTES)
+        .start()
+        .await;
+
+    // Slowloris: a request head that never ends.
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    let head = format!(
+        "GET /api/x HTTP/1.1\r\nHost: {}\r\nX-Test-Id: slow-head\r\nX-A: ",
+        gateway.addr
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let response = support::read_response(&mut stream).await;
+    response.assert_refused(408, "Request timeout");
+    upstream.assert_never_saw("slow-head");
+}
+
+#[tokio::test]
+async fn silent_and_idle_connections_are_closed_after_the_header_timeout() {
+    let upstream = Upstream::start().await;
+    let gateway = Setup::new(&upstream.url())
+        .server(r#"header_timeout = "500ms""#)
+        .tables(ROUTES)
+        .start()
+        .await;
+
+    // A connection that never says anything is closed, with no answer.
+    let mut silent = TcpStream::connect(gateway.addr).await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0))),
+        "silent connection not closed: {read:?}"
+    );
+
+    // A keep-alive connection left idle after a response is closed too.
+    let mut idle = TcpStream::connect(gateway.addr).await.unwrap();
+    let request = format!("GET /api/x HTTP/1.1\r\nHost: {}\r\n\r\n", gateway.addr);
+    idle.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), idle.read_to_end(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(_))),
+        "idle connection not closed: {read:?}"
+    );
+    assert!(
+        buf.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
 }

@@ -5,7 +5,7 @@
 //! them; headers by which a proxy speaks are kept only from a trusted proxy.
 
 use http::HeaderMap;
-use http::header::{CONNECTION, HeaderName};
+use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, TRANSFER_ENCODING};
 
 use crate::error::Rejection;
 
@@ -65,6 +65,7 @@ fn is_protected(name: &str) -> bool {
 /// Cleans an incoming request's headers in place; refuses a `Connection` header that names a
 /// protected header.
 pub fn clean_request(headers: &mut HeaderMap, from_trusted_proxy: bool) -> Result<(), Rejection> {
+    check_framing(headers)?;
     let mut doomed: Vec<HeaderName> = Vec::new();
     for value in headers.get_all(CONNECTION) {
         let value = value
@@ -91,6 +92,23 @@ pub fn clean_request(headers: &mut HeaderMap, from_trusted_proxy: bool) -> Resul
     }
     remove_all(headers, &doomed);
     remove_hop_by_hop(headers);
+    Ok(())
+}
+
+/// Refuses a body whose framing could be read two ways. hyper decodes `chunked` and drops a
+/// `Content-Length` sent beside it; palisade refuses such a request instead of guessing, and
+/// refuses any other transfer coding, which would reach the upstream undecoded.
+fn check_framing(headers: &HeaderMap) -> Result<(), Rejection> {
+    let mut codings = headers.get_all(TRANSFER_ENCODING).iter();
+    let Some(first) = codings.next() else {
+        return Ok(());
+    };
+    if codings.next().is_some() || !first.as_bytes().eq_ignore_ascii_case(b"chunked") {
+        return Err(Rejection::InvalidHeader("unsupported_transfer_encoding"));
+    }
+    if headers.contains_key(CONTENT_LENGTH) {
+        return Err(Rejection::InvalidHeader("content_length_with_chunked"));
+    }
     Ok(())
 }
 
@@ -195,6 +213,18 @@ mod tests {
         let mut trusted = map(&pairs);
         clean_request(&mut trusted, true).unwrap();
         assert_eq!(trusted.len(), 3);
+    }
+
+    #[test]
+    fn ambiguous_framing_is_refused() {
+        let both = map(&[("transfer-encoding", "chunked"), ("content-length", "5")]);
+        assert!(check_framing(&both).is_err());
+        for coding in ["gzip, chunked", "chunked, chunked", "identity", "xchunked"] {
+            let headers = map(&[("transfer-encoding", coding)]);
+            assert!(check_framing(&headers).is_err(), "{coding}");
+        }
+        assert!(check_framing(&map(&[("transfer-encoding", "Chunked")])).is_ok());
+        assert!(check_framing(&map(&[("content-length", "5")])).is_ok());
     }
 
     #[test]

@@ -58,6 +58,11 @@ pub fn request_id(parts: &Parts, peer: &Peer) -> HeaderValue {
             }
         }
     }
+    new_request_id()
+}
+
+/// A fresh random request id: 32 lower-case hex digits.
+pub fn new_request_id() -> HeaderValue {
     let mut hex = [0u8; 32];
     let random = fastrand::u128(..);
     for (i, byte) in hex.iter_mut().enumerate() {

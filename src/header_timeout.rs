@@ -1,0 +1,191 @@
+//! The 408 for slow headers. hyper enforces `header_timeout` by closing the connection; a
+//! client that had started a request deserves to learn why, so plain HTTP/1 connections are
+//! served through [`WatchedStream`], which keeps a handle on the socket and records whether
+//! request bytes arrived that never became a request. If so, [`answer_timeout`] writes a 408
+//! before the socket closes. Idle keep-alive connections, HTTP/2 and TLS simply close.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// Nothing read since the last request began, or ever.
+const IDLE: u8 = 0;
+/// Bytes of an HTTP/1 request head are in, and no request was dispatched yet.
+const PARTIAL: u8 = 1;
+/// A request was dispatched, or the connection speaks HTTP/2: never answer 408.
+const SETTLED: u8 = 2;
+
+/// The 408 answer, around a fresh request id.
+fn response_408(id: &http::HeaderValue) -> Vec<u8> {
+    let body = b"{\"error\":\"Request timeout\"}";
+    let mut out = format!(
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nx-request-id: {}\r\nconnection: close\r\n\r\n",
+        body.len(),
+        id.to_str().unwrap_or("-"),
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// A TCP stream shared between hyper and the connection task.
+#[derive(Debug, Clone)]
+pub struct WatchedStream {
+    socket: Arc<TcpStream>,
+    state: Arc<AtomicU8>,
+}
+
+/// Marks the connection's request as dispatched; cheap to clone into the service.
+#[derive(Debug, Clone)]
+pub struct Dispatched(Arc<AtomicU8>);
+
+impl Dispatched {
+    /// Called when hyper hands a request to the service.
+    pub fn mark(&self) {
+        self.0.store(SETTLED, Ordering::Relaxed);
+    }
+}
+
+impl WatchedStream {
+    /// Wraps an accepted socket.
+    pub fn new(socket: TcpStream) -> (WatchedStream, Dispatched) {
+        let state = Arc::new(AtomicU8::new(IDLE));
+        let dispatched = Dispatched(Arc::clone(&state));
+        (
+            WatchedStream {
+                socket: Arc::new(socket),
+                state,
+            },
+            dispatched,
+        )
+    }
+
+    fn note_read(&self, bytes: &[u8]) {
+        if bytes.is_empty() || self.state.load(Ordering::Relaxed) != IDLE {
+            return;
+        }
+        let next = if bytes.starts_with(b"PRI ") {
+            SETTLED
+        } else {
+            PARTIAL
+        };
+        self.state.store(next, Ordering::Relaxed);
+    }
+}
+
+/// Waits up to `timeout` for the client's first byte. hyper's header timer only starts once
+/// a protocol was chosen, and choosing one needs that byte: without this wait a client that
+/// connects and says nothing would hold its connection for ever.
+pub async fn first_byte(stream: &WatchedStream, timeout: Duration) -> bool {
+    // `readable()` may report ready spuriously; a peek waits for a real byte (0 means EOF).
+    let mut byte = [0u8; 1];
+    let peek = tokio::time::timeout(timeout, stream.socket.peek(&mut byte));
+    matches!(peek.await, Ok(Ok(1..)))
+}
+
+/// After hyper gave up on a connection for a header time-out: answers 408 when a request had
+/// begun arriving, then lets the socket close.
+pub async fn answer_timeout(stream: &WatchedStream, client_ip: std::net::IpAddr) {
+    if stream.state.load(Ordering::Relaxed) != PARTIAL {
+        return;
+    }
+    let id = crate::sanitize::new_request_id();
+    let response = response_408(&id);
+    let write = async {
+        let mut sent = 0;
+        while sent < response.len() {
+            stream.socket.writable().await?;
+            match stream.socket.try_write(&response[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok::<(), io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+    metrics::counter!(crate::metrics::REJECTIONS, "reason" => "header_timeout").increment(1);
+    tracing::info!(
+        target: "palisade::access",
+        request_id = id.to_str().unwrap_or("-"),
+        client.ip = %client_ip,
+        status = 408,
+        decision = "deny",
+        reason = "header_timeout",
+        "request head not received in time"
+    );
+}
+
+impl AsyncRead for WatchedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.socket.poll_read_ready(cx))?;
+            let unfilled = buf.initialize_unfilled();
+            match self.socket.try_read(unfilled) {
+                Ok(n) => {
+                    self.note_read(&unfilled[..n]);
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for WatchedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.socket.poll_write_ready(cx))?;
+            match self.socket.try_write(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.socket.poll_write_ready(cx))?;
+            match self.socket.try_write_vectored(bufs) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The socket closes when the last handle drops, right after the connection ends.
+        Poll::Ready(Ok(()))
+    }
+}
