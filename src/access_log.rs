@@ -5,11 +5,27 @@
 //! cookie or key can reach it. The same facts feed the request metrics.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
 
 use crate::metrics::{LATENCY, REJECTIONS, REQUESTS};
+
+/// The longest path written to the log; a longer one is cut, so a client cannot make one
+/// log line arbitrarily large.
+const MAX_LOGGED_PATH: usize = 1024;
+
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 /// The facts about one request that the log line and metrics record.
 #[derive(Debug)]
@@ -20,8 +36,8 @@ pub struct Entry<'a> {
     pub method: &'a Method,
     /// The path, without the query string.
     pub path: &'a str,
-    /// The matched route's pattern, or `-` when none matched.
-    pub route: &'a str,
+    /// The matched route's pattern, when one matched.
+    pub route: Option<&'a Arc<str>>,
     /// The client's address, after `trusted_proxies`.
     pub client_ip: IpAddr,
     /// `allow`, `deny` or `error`.
@@ -36,8 +52,8 @@ pub fn record(entry: &Entry<'_>, status: StatusCode, latency: Duration) {
         target: "palisade::access",
         request_id = entry.request_id,
         method = entry.method.as_str(),
-        path = entry.path,
-        route = entry.route,
+        path = truncate(entry.path, MAX_LOGGED_PATH),
+        route = entry.route.map_or("-", |r| &**r),
         status = status.as_u16(),
         decision = entry.decision,
         reason = entry.reason,
@@ -46,7 +62,11 @@ pub fn record(entry: &Entry<'_>, status: StatusCode, latency: Duration) {
         "request"
     );
 
-    let route = entry.route.to_owned();
+    // Route labels share the config's string: no allocation per request.
+    let route: metrics::SharedString = match entry.route {
+        Some(name) => Arc::clone(name).into(),
+        None => "-".into(),
+    };
     metrics::counter!(
         REQUESTS,
         "route" => route.clone(),

@@ -11,7 +11,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 
 use crate::access_log::{self, Entry};
-use crate::config::{Config, Route, Unmatched};
+use crate::config::{Config, Unmatched};
 use crate::error::{Rejection, ResponseBody};
 use crate::route::Match;
 use crate::sanitize::{self, Peer, X_REQUEST_ID};
@@ -36,7 +36,8 @@ impl Gateway {
 
 /// How a request ended, for the access log.
 struct Outcome {
-    route: Option<Arc<Route>>,
+    /// The matched route's pattern, also when only the method was wrong.
+    route_name: Option<Arc<str>>,
     client_ip: std::net::IpAddr,
     rejection: Option<Rejection>,
 }
@@ -58,7 +59,7 @@ pub async fn handle(
     let path = parts.uri.path().to_owned();
 
     let mut outcome = Outcome {
-        route: None,
+        route_name: None,
         client_ip: peer.ip,
         rejection: None,
     };
@@ -78,7 +79,7 @@ pub async fn handle(
         request_id: request_id.to_str().unwrap_or("-"),
         method: &method,
         path: &path,
-        route: outcome.route.as_ref().map_or("-", |r| &r.name),
+        route: outcome.route_name.as_ref(),
         client_ip: outcome.client_ip,
         decision: outcome
             .rejection
@@ -111,7 +112,8 @@ async fn run_stages(
         .find(sanitized.path.segments(), &parts.method)
     {
         Match::Found { value, .. } => Some(Arc::clone(value)),
-        Match::MethodNotAllowed { allow } => {
+        Match::MethodNotAllowed { allow, pattern } => {
+            outcome.route_name = Some(Arc::from(pattern.to_string()));
             let allow = http::HeaderValue::from_str(allow)
                 .map_err(|_| Rejection::InvalidHeader("allow"))?;
             return Err(Rejection::MethodNotAllowed { allow });
@@ -119,7 +121,7 @@ async fn run_stages(
         Match::NotFound if server.unmatched == Unmatched::Pass => None,
         Match::NotFound => return Err(Rejection::RouteNotFound),
     };
-    outcome.route.clone_from(&route);
+    outcome.route_name = route.as_ref().map(|r| Arc::clone(&r.name));
 
     // 3. cors, 4. auth, 5. rate limit, 6. validate: refused at config load until built.
 

@@ -99,6 +99,8 @@ pub enum Match<'r, T> {
     MethodNotAllowed {
         /// The `Allow` header value, e.g. `GET, HEAD, POST`.
         allow: &'r str,
+        /// The pattern that matched the path, for logs.
+        pattern: &'r Pattern,
     },
     /// No pattern matched the path.
     NotFound,
@@ -277,7 +279,10 @@ impl<T> Router<T> {
                     len: segments.len(),
                 },
             },
-            None => Match::MethodNotAllowed { allow: &slot.allow },
+            None => Match::MethodNotAllowed {
+                allow: &slot.allow,
+                pattern: &slot.pattern,
+            },
         }
     }
 }

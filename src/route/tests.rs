@@ -25,7 +25,7 @@ fn hit(r: &Router<String>, path: &str) -> Option<String> {
     match r.find(&split(path), &Method::GET) {
         Match::Found { value, .. } => Some(value.clone()),
         Match::NotFound => None,
-        Match::MethodNotAllowed { allow } => panic!("{path}: 405 {allow}"),
+        Match::MethodNotAllowed { allow, .. } => panic!("{path}: 405 {allow}"),
     }
 }
 
@@ -203,7 +203,7 @@ fn method_mismatch_answers_405_with_allow() {
     r.insert(pat("/api/x"), methods(&[Method::DELETE]), 2)
         .unwrap();
     match r.find(&["api", "x"], &Method::PUT) {
-        Match::MethodNotAllowed { allow } => assert_eq!(allow, "DELETE, GET, HEAD, POST"),
+        Match::MethodNotAllowed { allow, .. } => assert_eq!(allow, "DELETE, GET, HEAD, POST"),
         other => panic!("{other:?}"),
     }
     assert!(matches!(
@@ -225,7 +225,7 @@ fn method_mismatch_does_not_fall_through_to_less_specific_route() {
         .unwrap();
     r.insert(pat("/[...all]"), None, "catch-all").unwrap();
     match r.find(&["a", "b"], &Method::GET) {
-        Match::MethodNotAllowed { allow } => assert_eq!(allow, "POST"),
+        Match::MethodNotAllowed { allow, .. } => assert_eq!(allow, "POST"),
         other => panic!("{other:?}"),
     }
     assert!(matches!(
@@ -251,7 +251,7 @@ fn head_is_served_by_get() {
         Match::Found { value: &"get", .. }
     ));
     match r.find(&["page"], &Method::POST) {
-        Match::MethodNotAllowed { allow } => assert_eq!(allow, "GET, HEAD"),
+        Match::MethodNotAllowed { allow, .. } => assert_eq!(allow, "GET, HEAD"),
         other => panic!("{other:?}"),
     }
 }
@@ -284,7 +284,7 @@ fn head_only_route_does_not_serve_get() {
         .unwrap();
     assert!(matches!(
         r.find(&["probe"], &Method::GET),
-        Match::MethodNotAllowed { allow: "HEAD" }
+        Match::MethodNotAllowed { allow: "HEAD", .. }
     ));
 }
 
@@ -560,7 +560,7 @@ proptest! {
         want.sort_unstable();
         let unused = Method::from_bytes(b"PURGE").unwrap();
         match r.find(&["x"], &unused) {
-            Match::MethodNotAllowed { allow } => prop_assert_eq!(allow, want.join(", ")),
+            Match::MethodNotAllowed { allow, .. } => prop_assert_eq!(allow, want.join(", ")),
             _ => prop_assert!(false, "expected 405"),
         }
     }
