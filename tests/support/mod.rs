@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub use raw::{RawResponse, get, raw_request, read_response};
+pub use raw::{RawResponse, get, parse_response, raw_request, read_response};
 pub use upstream::{Seen, Upstream};
 
 /// How long any single wait in these tests may take before the test fails.
