@@ -1,7 +1,9 @@
 //! Route pattern syntax: parsing, validation and canonical display.
 //!
 //! Patterns follow Next.js file-system routing: static segments, `[param]`, `[...rest]` and
-//! `[[...rest]]`, each catch-all last. Anything Next.js would refuse is refused here too.
+//! `[[...rest]]`, each catch-all last. Anything Next.js would refuse is refused here too, and
+//! so are the folder names Next.js leaves out of the URL (route groups, parallel-route slots,
+//! intercepting routes): written into a pattern they could never match a request.
 
 use std::fmt;
 use std::str::FromStr;
@@ -104,10 +106,27 @@ fn parse_segment(raw: &str) -> Result<Segment, PatternError> {
     if raw == "." || raw == ".." {
         return Err(PatternError::DotSegment);
     }
+    if let Some(error) = not_in_url(raw) {
+        return Err(error);
+    }
     if !raw.bytes().all(is_static_byte) {
         return Err(PatternError::InvalidStatic(raw.to_owned()));
     }
     Ok(Segment::Static(raw.into()))
+}
+
+/// The error for a Next.js folder name that is not part of the URL it serves, if `raw` is one.
+fn not_in_url(raw: &str) -> Option<PatternError> {
+    let raw_owned = || raw.to_owned();
+    if ["(.)", "(..)", "(...)"].iter().any(|p| raw.starts_with(p)) {
+        Some(PatternError::InterceptingRoute(raw_owned()))
+    } else if raw.starts_with('(') && raw.ends_with(')') {
+        Some(PatternError::RouteGroup(raw_owned()))
+    } else if raw.starts_with('@') {
+        Some(PatternError::ParallelSlot(raw_owned()))
+    } else {
+        None
+    }
 }
 
 /// RFC 3986 `pchar` without `%`: unreserved, sub-delims, `:` and `@`.
@@ -164,6 +183,13 @@ pub enum PatternError {
     /// A static segment (given) with a character outside RFC 3986 path characters, or a
     /// `%`, bracket, whitespace or control character.
     InvalidStatic(String),
+    /// A Next.js route group such as `(admin)` (given): not part of the URL, so a pattern
+    /// holding one could never match a request.
+    RouteGroup(String),
+    /// A Next.js parallel-route slot such as `@modal` (given): not part of the URL.
+    ParallelSlot(String),
+    /// A Next.js intercepting-route folder such as `(..)photo` (given): not part of the URL.
+    InterceptingRoute(String),
     /// A parameter segment (given) whose name is not `[A-Za-z_][A-Za-z0-9_]*`.
     InvalidParamName(String),
     /// An optional non-catch-all parameter (given) such as `[[id]]`, which Next.js refuses.
@@ -188,6 +214,11 @@ impl fmt::Display for PatternError {
                 f,
                 "static segment `{s}` may only hold letters, digits and -._~!$&'()*+,;=:@"
             ),
+            Self::RouteGroup(s) => not_in_url_message(f, s, "a Next.js route group"),
+            Self::ParallelSlot(s) => not_in_url_message(f, s, "a Next.js parallel-route slot"),
+            Self::InterceptingRoute(s) => {
+                not_in_url_message(f, s, "a Next.js intercepting-route folder")
+            }
             Self::InvalidParamName(s) => {
                 write!(
                     f,
@@ -204,6 +235,14 @@ impl fmt::Display for PatternError {
             Self::CatchAllNotLast(s) => write!(f, "catch-all `{s}` must be the last segment"),
         }
     }
+}
+
+fn not_in_url_message(f: &mut fmt::Formatter<'_>, segment: &str, what: &str) -> fmt::Result {
+    write!(
+        f,
+        "`{segment}` is {what}, which is not part of the URL: \
+         write the path as the browser requests it"
+    )
 }
 
 impl std::error::Error for PatternError {}

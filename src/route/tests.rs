@@ -48,7 +48,7 @@ fn patterns_round_trip_through_display() {
         "/a/[id]/b",
         "/[...rest]",
         "/x/[[...all]]",
-        "/(group)/@s/a:b",
+        "/a(b)/x@s/a:b/(c)d",
     ] {
         assert_eq!(pat(text).to_string(), text);
         assert_eq!(text.parse::<Pattern>(), Ok(pat(text)));
@@ -82,6 +82,18 @@ fn malformed_patterns_are_refused() {
         ("/[....x]", E::InvalidParamName("[....x]".into())),
         ("/[[...x]", E::InvalidParamName("[[...x]".into())),
         ("/[[id]]", E::OptionalParam("[[id]]".into())),
+        ("/(admin)/users", E::RouteGroup("(admin)".into())),
+        ("/api/(v1)", E::RouteGroup("(v1)".into())),
+        ("/()", E::RouteGroup("()".into())),
+        ("/@modal/login", E::ParallelSlot("@modal".into())),
+        ("/feed/@", E::ParallelSlot("@".into())),
+        ("/(.)photo", E::InterceptingRoute("(.)photo".into())),
+        (
+            "/feed/(..)photo/[id]",
+            E::InterceptingRoute("(..)photo".into()),
+        ),
+        ("/(...)login", E::InterceptingRoute("(...)login".into())),
+        ("/(..)(..)x", E::InterceptingRoute("(..)(..)x".into())),
         ("/[a]/[a]", E::DuplicateParam("a".into())),
         ("/[a]/[...a]", E::DuplicateParam("a".into())),
         ("/[...rest]/x", E::CatchAllNotLast("[...rest]".into())),
@@ -99,6 +111,20 @@ fn malformed_patterns_are_refused() {
         E::CatchAllNotLast("[...rest]".into()).to_string(),
         "catch-all `[...rest]` must be the last segment"
     );
+    assert_eq!(
+        E::RouteGroup("(admin)".into()).to_string(),
+        "`(admin)` is a Next.js route group, which is not part of the URL: \
+         write the path as the browser requests it"
+    );
+}
+
+#[test]
+fn nextjs_folders_outside_the_url_are_refused_with_advice() {
+    for text in ["/(admin)/users", "/@modal/login", "/(.)photo/[id]"] {
+        let message = Pattern::parse(text).unwrap_err().to_string();
+        assert!(message.contains("not part of the URL"), "{text}: {message}");
+        assert!(message.contains("as the browser requests it"), "{message}");
+    }
 }
 
 #[test]
