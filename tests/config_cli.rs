@@ -255,3 +255,45 @@ fn a_missing_config_file_is_an_error() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("nope.toml"));
 }
+
+#[test]
+fn check_refuses_secret_files_that_are_not_regular_files_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("certs")).unwrap();
+    let text_in = good_config(free_port()).replace(
+        "max_body = \"64KiB\"\n",
+        "max_body = \"64KiB\"\ntls = { cert = \"file:certs\", key = \"file:/dev/zero\" }\n",
+    );
+    let config = write(dir.path(), &text_in);
+
+    // `run_to_end` fails the test if palisade is still reading /dev/zero at the deadline.
+    let output = run_to_end(&["check"], &config);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    for (key, file) in [
+        ("server.tls.cert", "certs"),
+        ("server.tls.key", "/dev/zero"),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(key) && l.contains(file) && l.contains("not a regular file")),
+            "{key} not reported cleanly: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_refuses_a_route_group_pattern_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let text_in = good_config(free_port()).replace("/api/transfer", "/(admin)/api/transfer");
+    let config = write(dir.path(), &text_in);
+
+    let output = run_to_end(&["check"], &config);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("route[0].path") && stderr.contains("not part of the URL"),
+        "{stderr}"
+    );
+}

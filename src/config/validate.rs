@@ -100,6 +100,13 @@ pub(super) fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Config, 
     let server = check_server(&mut checker, &raw.server, base_dir, &mut warnings);
     let admin = raw.admin.as_ref().and_then(|admin| {
         let listen = checker.check("admin.listen", &admin.listen, |s| parse_listen(s))?;
+        // From the text, so a clash is reported even when another server key is wrong.
+        if let Ok(server_listen) = parse_listen(raw.server.listen.get_ref())
+            && let Some(clash) = listeners_clash(listen, server_listen)
+        {
+            checker.report("admin.listen", Some(admin.listen.span()), clash);
+            return None;
+        }
         if !listen.ip().is_loopback() {
             warnings.push(format!(
                 "admin.listen {listen} is not a loopback address; /metrics must never be public"
@@ -129,11 +136,38 @@ fn deserialize(text: &str) -> Result<RawConfig, (String, Option<Range<usize>>, S
     let deserializer = toml::Deserializer::parse(text)
         .map_err(|e| (String::new(), e.span(), e.message().trim().to_owned()))?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let key = e.path().to_string();
-        let key = if key == "." { String::new() } else { key };
+        let key = key_of(e.path());
         let inner = e.into_inner();
         (key, inner.span(), inner.message().trim().to_owned())
     })
+}
+
+/// The dotted key of a deserializer path, such as `route[2].path`, without the private fields
+/// through which `toml::Spanned` deserializes (`$__serde_spanned_private_value` and the like).
+fn key_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut key = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => key.push_str(&format!("[{index}]")),
+            Segment::Map { key: name } | Segment::Enum { variant: name } => {
+                if name.starts_with("$__serde_spanned_private_") {
+                    continue;
+                }
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(name);
+            }
+            Segment::Unknown => {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push('?');
+            }
+        }
+    }
+    key
 }
 
 fn refuse_unbuilt_sections(checker: &mut Checker<'_>, raw: &RawConfig) {
@@ -203,6 +237,18 @@ fn check_server(
         None => Some(None),
     };
     let timeouts = check_timeouts(checker, raw);
+    if let (Some(listen), Some(up)) = (listen, &upstream)
+        && points_at(&up.authority, listen)
+    {
+        checker.report(
+            "server.upstream",
+            Some(raw.upstream.span()),
+            format!(
+                "`{}` points at palisade itself (server.listen is {listen}): requests would loop",
+                raw.upstream.get_ref()
+            ),
+        );
+    }
     let max_connections = match &raw.max_connections {
         Some(n) => checker.check("server.max_connections", n, |n| match *n {
             0 => Err("must be at least 1".to_owned()),
@@ -488,6 +534,49 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{text}` is not an address and port such as \"127.0.0.1:8080\""))
 }
 
+/// Why the admin listener at `admin` cannot share the machine with the main one at `server`:
+/// the same address, or the same port where either side listens on every address.
+fn listeners_clash(admin: SocketAddr, server: SocketAddr) -> Option<String> {
+    if admin.port() != server.port() || admin.port() == 0 {
+        return None;
+    }
+    if admin == server {
+        return Some(format!(
+            "`{admin}` is the same address as server.listen; give the admin listener its own port"
+        ));
+    }
+    if admin.ip().is_unspecified() || server.ip().is_unspecified() {
+        return Some(format!(
+            "`{admin}` uses the same port as server.listen {server}, and one of them listens \
+             on every address, so both cannot bind it; give the admin listener its own port"
+        ));
+    }
+    None
+}
+
+/// Whether an upstream at `authority` is palisade's own listener at `listen`.
+fn points_at(authority: &http::uri::Authority, listen: SocketAddr) -> bool {
+    if authority.port_u16().unwrap_or(80) != listen.port() {
+        return false;
+    }
+    let host = authority.host();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let listen_ip = listen.ip().to_canonical();
+    // Names that always resolve to this machine, and addresses that connect to it.
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    let local_name = lower == "localhost" || lower.ends_with(".localhost");
+    match host.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(ip) if ip == listen_ip => true,
+        // Connecting to 0.0.0.0 or :: reaches this machine's loopback.
+        Ok(ip) if ip.is_unspecified() => listen_ip.is_loopback() || listen_ip.is_unspecified(),
+        Ok(ip) => ip.is_loopback() && listen_ip.is_unspecified(),
+        Err(_) => local_name && (listen_ip.is_loopback() || listen_ip.is_unspecified()),
+    }
+}
+
 fn parse_upstream(text: &str) -> Result<Upstream, String> {
     let uri: http::Uri = text
         .parse()
@@ -542,10 +631,27 @@ pub(crate) fn parse_host_entry(text: &str) -> Result<HostName, String> {
     let bad =
         || format!("`{text}` is not a host name such as \"yourapp.com\" or \"localhost:8080\"");
     let authority: http::uri::Authority = text.parse().map_err(|_| bad())?;
-    let bad_port = !crate::sanitize::valid_port(text);
-    if bad_port || authority.as_str().contains('@') || authority.host().is_empty() {
+    if authority.as_str().contains('@') || authority.host().is_empty() {
         return Err(bad());
     }
+    // Whatever follows the host must be `:` and a port written as plain digits: Rust's
+    // integer parser would also take `+80`, which no client sends.
+    let port = match &authority.as_str()[authority.host().len()..] {
+        "" => None,
+        rest => {
+            let digits = rest.strip_prefix(':').ok_or_else(bad)?;
+            let port = (1..=5)
+                .contains(&digits.len())
+                .then_some(digits)
+                .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|d| d.parse::<u16>().ok())
+                .filter(|p| *p != 0)
+                .ok_or_else(|| {
+                    format!("`{text}` has a port that is not a number from 1 to 65535")
+                })?;
+            Some(port)
+        }
+    };
     let name = authority.host().to_ascii_lowercase();
     let valid_name = name.starts_with('[')
         || name.parse::<IpAddr>().is_ok()
@@ -558,10 +664,7 @@ pub(crate) fn parse_host_entry(text: &str) -> Result<HostName, String> {
     if !valid_name {
         return Err(bad());
     }
-    Ok(HostName {
-        name,
-        port: authority.port_u16(),
-    })
+    Ok(HostName { name, port })
 }
 
 #[cfg(test)]

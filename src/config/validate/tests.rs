@@ -209,3 +209,148 @@ fn every_problem_is_reported_at_once() {
         .replace("auth = \"none\"", "auth = 5");
     assert_eq!(problems(&text).len(), 3);
 }
+
+#[test]
+fn overflowing_number_names_the_key_without_serde_internals() {
+    let text = MINIMAL.replace(
+        "hosts = [\"localhost\"]",
+        "hosts = [\"localhost\"]\nmax_connections = 99999999999",
+    );
+    let all = problems(&text);
+    assert!(all[0].contains("server.max_connections:"), "{all:?}");
+    assert!(!all[0].contains("serde_spanned"), "{all:?}");
+    assert!(all[0].starts_with("palisade.toml:6:"), "{all:?}");
+    // A spanned value inside a list of tables keeps its index.
+    let all = problems(&MINIMAL.replace("path = \"/api/hello\"", "path = 5"));
+    assert!(all[0].contains("route[0].path:"), "{all:?}");
+    assert!(!all[0].contains("serde_spanned"), "{all:?}");
+}
+
+#[test]
+fn admin_listener_may_not_take_the_server_address() {
+    let with_admin = |server: &str, admin: &str| {
+        format!(
+            "{}\n[admin]\nlisten = \"{admin}\"\n",
+            MINIMAL.replace("127.0.0.1:8080", server)
+        )
+    };
+    let all = problems(&with_admin("127.0.0.1:8080", "127.0.0.1:8080"));
+    assert!(
+        all[0].contains("admin.listen") && all[0].contains("same address as server.listen"),
+        "{all:?}"
+    );
+    for (server, admin) in [
+        ("0.0.0.0:8080", "127.0.0.1:8080"),
+        ("127.0.0.1:8080", "0.0.0.0:8080"),
+        ("[::]:8080", "127.0.0.1:8080"),
+        ("[::1]:8080", "[::]:8080"),
+    ] {
+        let all = problems(&with_admin(server, admin));
+        assert!(
+            all[0].contains("admin.listen") && all[0].contains("same port as server.listen"),
+            "{server} {admin}: {all:?}"
+        );
+    }
+    for (server, admin) in [
+        ("127.0.0.1:8080", "127.0.0.1:9090"),
+        ("0.0.0.0:8080", "127.0.0.1:9090"),
+        ("127.0.0.1:8080", "127.0.0.2:8080"),
+    ] {
+        let config = load(&with_admin(server, admin)).unwrap();
+        assert_eq!(config.admin.unwrap().listen.to_string(), admin);
+    }
+}
+
+#[test]
+fn upstream_may_not_point_at_palisade_itself() {
+    let with = |listen: &str, upstream: &str| {
+        MINIMAL
+            .replace("127.0.0.1:8080", listen)
+            .replace("http://127.0.0.1:3000", upstream)
+    };
+    for (listen, upstream) in [
+        ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("127.0.0.1:8080", "http://localhost:8080"),
+        ("127.0.0.1:8080", "http://LocalHost.:8080"),
+        ("127.0.0.1:80", "http://localhost"),
+        ("0.0.0.0:8080", "http://127.0.0.1:8080"),
+        ("0.0.0.0:8080", "http://localhost:8080"),
+        ("[::]:8080", "http://[::1]:8080"),
+        ("[::1]:8080", "http://[::1]:8080"),
+        ("[::1]:8080", "http://localhost:8080"),
+        ("10.0.0.5:8080", "http://10.0.0.5:8080"),
+        ("127.0.0.1:8080", "http://[::ffff:127.0.0.1]:8080"),
+        ("127.0.0.1:8080", "http://0.0.0.0:8080"),
+    ] {
+        let all = problems(&with(listen, upstream));
+        assert!(
+            all[0].contains("server.upstream") && all[0].contains("points at palisade itself"),
+            "{listen} {upstream}: {all:?}"
+        );
+    }
+    for (listen, upstream) in [
+        ("127.0.0.1:8080", "http://127.0.0.1:3000"),
+        ("127.0.0.1:8080", "http://app.internal:8080"),
+        ("10.0.0.5:8080", "http://localhost:8080"),
+        ("10.0.0.5:8080", "http://10.0.0.6:8080"),
+    ] {
+        load(&with(listen, upstream)).unwrap();
+    }
+}
+
+#[test]
+fn host_ports_are_plain_digits_in_range() {
+    for bad in [
+        "localhost:+80",
+        "localhost:-80",
+        "localhost:0",
+        "localhost:65536",
+        "localhost:000080",
+        "localhost:",
+        "[::1]:+80",
+    ] {
+        let all = problems(&MINIMAL.replace("\"localhost\"", &format!("\"{bad}\"")));
+        assert!(all[0].contains("server.hosts[0]"), "{bad}: {all:?}");
+    }
+    for (good, port) in [
+        ("localhost", None),
+        ("localhost:80", Some(80)),
+        ("localhost:65535", Some(65535)),
+        ("[::1]:8080", Some(8080)),
+        ("[::1]", None),
+    ] {
+        let text = MINIMAL.replace("\"localhost\"", &format!("\"{good}\""));
+        let hosts = load(&text).unwrap().server.hosts.unwrap();
+        assert_eq!(hosts[0].port, port, "{good}");
+    }
+}
+
+#[test]
+fn tls_file_that_is_a_directory_or_device_is_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("certs")).unwrap();
+    let text = MINIMAL.replace(
+        "hosts = [\"localhost\"]",
+        "hosts = [\"localhost\"]\ntls = { cert = \"file:certs\", key = \"file:/dev/zero\" }",
+    );
+    let all = match parse(&text, Path::new("palisade.toml"), dir.path()) {
+        Ok(_) => panic!("config should have been refused"),
+        Err(errors) => errors
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+    };
+    assert!(
+        all.iter().any(|p| p.contains("server.tls.cert")
+            && p.contains("certs")
+            && p.contains("not a regular file")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|p| p.contains("server.tls.key")
+            && p.contains("/dev/zero")
+            && p.contains("not a regular file")),
+        "{all:?}"
+    );
+}
