@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
 /// Why a request body was cut off.
@@ -41,6 +42,8 @@ pin_project_lite::pin_project! {
         deadline: Instant,
         // Created on the first poll that waits, so bodiless requests never touch the timer.
         timer: Option<Pin<Box<Sleep>>>,
+        // Told once the whole body has been read, so the upstream's time starts only then.
+        sent: Option<oneshot::Sender<()>>,
     }
 }
 
@@ -53,7 +56,16 @@ impl<B> LimitedBody<B> {
             limit,
             deadline: Instant::now() + timeout,
             timer: None,
+            sent: None,
         }
+    }
+
+    /// Returns a receiver that completes once the whole body has been read, or fails when
+    /// the body is dropped unfinished.
+    pub fn on_sent(&mut self) -> oneshot::Receiver<()> {
+        let (sender, receiver) = oneshot::channel();
+        self.sent = Some(sender);
+        receiver
     }
 }
 
@@ -68,8 +80,8 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let this = self.project();
-        let frame = match this.inner.poll_frame(cx) {
+        let mut this = self.project();
+        let frame = match this.inner.as_mut().poll_frame(cx) {
             Poll::Ready(frame) => frame,
             Poll::Pending => {
                 let deadline = *this.deadline;
@@ -81,6 +93,9 @@ where
             }
         };
         let Some(frame) = frame else {
+            if let Some(sent) = this.sent.take() {
+                let _ = sent.send(());
+            }
             return Poll::Ready(None);
         };
         let frame = frame.map_err(|_| BodyError::Aborted)?;
@@ -91,6 +106,13 @@ where
                 return Poll::Ready(Some(Err(BodyError::TooLarge { limit: *this.limit })));
             }
             *this.remaining -= len;
+        }
+        // With a known length, hyper stops polling after the last byte instead of waiting
+        // for the end of the stream.
+        if this.inner.is_end_stream() {
+            if let Some(sent) = this.sent.take() {
+                let _ = sent.send(());
+            }
         }
         Poll::Ready(Some(Ok(frame)))
     }
@@ -125,6 +147,22 @@ mod tests {
         assert_eq!(
             body.collect().await.unwrap().to_bytes(),
             Bytes::from_static(b"abcd")
+        );
+    }
+
+    #[tokio::test]
+    async fn completion_is_signalled_only_for_a_whole_body() {
+        let mut body = LimitedBody::new(chunks(&[b"ab", b"cd"]), 4, Duration::from_secs(5));
+        let sent = body.on_sent();
+        body.collect().await.unwrap();
+        assert!(sent.await.is_ok());
+
+        let mut body = LimitedBody::new(chunks(&[b"ab", b"cde"]), 4, Duration::from_secs(5));
+        let sent = body.on_sent();
+        assert!(body.collect().await.is_err());
+        assert!(
+            sent.await.is_err(),
+            "an over-sized body must not count as sent"
         );
     }
 

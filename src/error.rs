@@ -56,6 +56,9 @@ pub enum Rejection {
     /// The upstream did not answer in time.
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// Too many requests are already in flight to the upstream.
+    #[error("too many requests in flight")]
+    Overloaded,
 }
 
 impl Rejection {
@@ -73,6 +76,7 @@ impl Rejection {
             Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Rejection::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -90,13 +94,16 @@ impl Rejection {
             Rejection::BodyAborted => "body_aborted",
             Rejection::UpstreamUnreachable => "upstream_unreachable",
             Rejection::UpstreamTimeout => "upstream_timeout",
+            Rejection::Overloaded => "overloaded",
         }
     }
 
     /// Whether the request was refused by policy (`deny`) or failed on the way (`error`).
     pub fn decision(&self) -> &'static str {
         match self {
-            Rejection::UpstreamUnreachable | Rejection::UpstreamTimeout => "error",
+            Rejection::UpstreamUnreachable | Rejection::UpstreamTimeout | Rejection::Overloaded => {
+                "error"
+            }
             _ => "deny",
         }
     }

@@ -29,7 +29,8 @@ pub struct Gateway {
 impl Gateway {
     /// Builds the gateway for a checked config.
     pub fn new(config: Config) -> Gateway {
-        let upstream = Upstream::new(&config.server.upstream, &config.server.timeouts);
+        let server = &config.server;
+        let upstream = Upstream::new(&server.upstream, &server.timeouts, server.max_connections);
         Gateway { config, upstream }
     }
 }

@@ -5,28 +5,25 @@
 //! finish a TLS handshake), a header count and size, and for HTTP/2 a stream count and a cap on
 //! reset streams (rapid reset).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::admin::{self, Readiness};
 use crate::config::{Config, Tls};
-use crate::header_timeout::{WatchedStream, answer_timeout, first_byte};
+use crate::connection::{Connection, Limits, Protocols};
 use crate::metrics::CONNECTIONS_REFUSED;
-use crate::pipeline::{self, Gateway};
+use crate::pipeline::Gateway;
 use crate::sanitize::Peer;
 
 /// Why the server could not start.
@@ -135,10 +132,13 @@ impl Bound {
         });
 
         let server = &self.gateway.config.server;
-        let builder = connection_builder(server.timeouts.header);
-        let graceful = GracefulShutdown::new();
+        let limits = Limits {
+            header_timeout: server.timeouts.header,
+            idle_timeout: server.timeouts.idle,
+        };
+        let protocols = Arc::new(Protocols::new(limits));
+        let (stop, stopping) = watch::channel(false);
         let slots = Arc::new(Semaphore::new(server.max_connections));
-        let header_timeout = server.timeouts.header;
         let drain_timeout = server.timeouts.shutdown;
         tracing::info!(
             listen = %self.listener.local_addr().map_or(server.listen, |a| a),
@@ -171,18 +171,18 @@ impl Bound {
             let peer = Peer {
                 ip: crate::sanitize::forwarded::canonical(peer.ip()),
                 tls: self.tls.is_some(),
-                trusted: server.trusted_proxies.contains(peer.ip()),
+                trust: server.trusted_proxies.trust(peer.ip()),
             };
             let connection = Connection {
                 gateway: Arc::clone(&self.gateway),
-                builder: builder.clone(),
+                protocols: Arc::clone(&protocols),
                 tls: self.tls.clone(),
-                header_timeout,
+                limits,
                 peer,
             };
-            let watcher = graceful.watcher();
+            let stopping = stopping.clone();
             tokio::spawn(async move {
-                connection.serve(stream, watcher).await;
+                connection.serve(stream, stopping).await;
                 drop(permit);
             });
         }
@@ -191,8 +191,11 @@ impl Bound {
         self.readiness.set(false);
         drop(self.listener);
         tracing::info!("shutting down: draining requests in flight");
+        let _ = stop.send(true);
+        // Every connection holds a slot until it closes: all slots back means all drained.
+        let all = u32::try_from(server.max_connections).unwrap_or(u32::MAX);
         tokio::select! {
-            () = graceful.shutdown() => tracing::info!("all connections drained"),
+            _ = slots.acquire_many(all) => tracing::info!("all connections drained"),
             () = tokio::time::sleep(drain_timeout) => {
                 tracing::warn!(timeout = ?drain_timeout, "drain timed out; closing what remains");
             }
@@ -203,102 +206,6 @@ impl Bound {
         upkeep.abort();
         Ok(())
     }
-}
-
-/// One accepted client connection.
-struct Connection {
-    gateway: Arc<Gateway>,
-    builder: auto::Builder<TokioExecutor>,
-    tls: Option<TlsAcceptor>,
-    header_timeout: Duration,
-    peer: Peer,
-}
-
-impl Connection {
-    async fn serve(self, stream: TcpStream, watcher: hyper_util::server::graceful::Watcher) {
-        let Connection {
-            gateway,
-            builder,
-            tls,
-            header_timeout,
-            peer,
-        } = self;
-        let (stream, dispatched) = WatchedStream::new(stream);
-        let service = service_fn(move |request| {
-            dispatched.mark();
-            let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, Infallible>(pipeline::handle(gateway, peer, request).await) }
-        });
-
-        let result = match tls {
-            None => {
-                if !first_byte(&stream, header_timeout).await {
-                    tracing::debug!(client.ip = %peer.ip, "no request within header_timeout");
-                    return;
-                }
-                let connection = builder.serve_connection(TokioIo::new(stream.clone()), service);
-                watcher.watch(connection.into_owned()).await
-            }
-            Some(acceptor) => {
-                let handshake =
-                    tokio::time::timeout(header_timeout, acceptor.accept(stream.clone()));
-                let tls_stream = match handshake.await {
-                    Ok(Ok(tls_stream)) => tls_stream,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%error, client.ip = %peer.ip, "tls handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(client.ip = %peer.ip, "tls handshake timed out");
-                        return;
-                    }
-                };
-                // ALPN already chose the protocol; saying so starts hyper's header timer at
-                // once instead of waiting for a first byte that may never come.
-                let builder = match tls_stream.get_ref().1.alpn_protocol() {
-                    Some(b"h2") => builder.http2_only(),
-                    _ => builder.http1_only(),
-                };
-                let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
-                // Over TLS a plaintext 408 would be garbage: a header time-out just closes.
-                return log_end(watcher.watch(connection.into_owned()).await, &peer);
-            }
-        };
-
-        let timed_out = result
-            .as_ref()
-            .err()
-            .and_then(|e| e.downcast_ref::<hyper::Error>());
-        if timed_out.is_some_and(hyper::Error::is_timeout) {
-            answer_timeout(&stream, peer.ip).await;
-        }
-        log_end(result, &peer);
-    }
-}
-
-fn log_end(result: Result<(), Box<dyn std::error::Error + Send + Sync>>, peer: &Peer) {
-    if let Err(error) = result {
-        tracing::debug!(%error, client.ip = %peer.ip, "connection ended with an error");
-    }
-}
-
-/// The HTTP/1.1 and HTTP/2 settings every client connection gets.
-fn connection_builder(header_timeout: Duration) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .max_headers(100)
-        .max_buf_size(64 * 1024);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(128)
-        .max_pending_accept_reset_streams(32)
-        .max_header_list_size(64 * 1024)
-        .keep_alive_interval(Duration::from_secs(30));
-    builder
 }
 
 async fn serve_admin(

@@ -4,17 +4,20 @@
 //! byte for byte as received. The upstream gets a bounded time to send its response head (504
 //! after it); a refused or broken connection is a 502.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, COOKIE};
 use http::request::Parts;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
+use http_body::Body as _;
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::Semaphore;
 
 use crate::body::{BodyError, LimitedBody};
 use crate::config::{Timeouts, Upstream as UpstreamConfig};
@@ -28,6 +31,7 @@ pub type RequestBody = LimitedBody<Incoming>;
 #[derive(Clone, Debug)]
 pub struct Upstream {
     client: Client<HttpConnector, RequestBody>,
+    slots: Arc<Semaphore>,
     authority: Authority,
     response_timeout: Duration,
     body_timeout: Duration,
@@ -35,7 +39,8 @@ pub struct Upstream {
 
 impl Upstream {
     /// Builds the client; no connection is made until the first request.
-    pub fn new(config: &UpstreamConfig, timeouts: &Timeouts) -> Upstream {
+    /// At most `max_in_flight` requests are sent at once; more wait for a slot.
+    pub fn new(config: &UpstreamConfig, timeouts: &Timeouts, max_in_flight: usize) -> Upstream {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(timeouts.upstream.min(Duration::from_secs(5))));
@@ -47,6 +52,7 @@ impl Upstream {
             .build(connector);
         Upstream {
             client,
+            slots: Arc::new(Semaphore::new(max_in_flight)),
             authority: config.authority.clone(),
             response_timeout: timeouts.upstream,
             body_timeout: timeouts.body,
@@ -91,23 +97,47 @@ impl Upstream {
         })
         .map_err(|_| Rejection::InvalidHeader("bad_uri"))?;
         parts.version = Version::HTTP_11;
-        let body = LimitedBody::new(body, max_body, self.body_timeout);
-        let request = Request::from_parts(parts, body);
+        merge_cookies(&mut parts.headers);
 
-        let response = match tokio::time::timeout(
-            self.response_timeout,
-            self.client.request(request),
-        )
-        .await
-        {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => return Err(self.classify(&error)),
-            Err(_) => {
-                tracing::warn!(upstream.addr = %self.authority, "upstream did not answer in time");
-                return Err(Rejection::UpstreamTimeout);
-            }
+        // A bounded number of requests in flight upstream; past it, refuse at once (503)
+        // rather than queue: a queue would only hide the overload and hold more connections.
+        let Ok(_slot) = self.slots.try_acquire() else {
+            tracing::warn!(upstream.addr = %self.authority, "too many requests in flight upstream");
+            return Err(Rejection::Overloaded);
         };
 
+        let mut body = LimitedBody::new(body, max_body, self.body_timeout);
+        let mut body_sent = (!body.is_end_stream()).then(|| body.on_sent());
+        let exchange = self.client.request(Request::from_parts(parts, body));
+        tokio::pin!(exchange);
+
+        // The upstream's time starts once the client's body is all sent: a slow upload is the
+        // body time-out's business (408), not the upstream's. The extra second lets that
+        // time-out win a tie; past it the upstream is not reading the body at all.
+        if let Some(sent) = body_sent.as_mut() {
+            let upload = tokio::time::sleep(self.body_timeout + Duration::from_secs(1));
+            tokio::select! {
+                result = &mut exchange => return self.finish(result),
+                _ = sent => {}
+                () = upload => return Err(self.timed_out()),
+            }
+        }
+        match tokio::time::timeout(self.response_timeout, exchange).await {
+            Ok(result) => self.finish(result),
+            Err(_) => Err(self.timed_out()),
+        }
+    }
+
+    fn timed_out(&self) -> Rejection {
+        tracing::warn!(upstream.addr = %self.authority, "upstream did not answer in time");
+        Rejection::UpstreamTimeout
+    }
+
+    fn finish(
+        &self,
+        result: Result<Response<Incoming>, hyper_util::client::legacy::Error>,
+    ) -> Result<Response<ResponseBody>, Rejection> {
+        let response = result.map_err(|error| self.classify(&error))?;
         let (mut head, body) = response.into_parts();
         headers::clean_response(&mut head.headers);
         Ok(Response::from_parts(head, Either::Left(body)))
@@ -128,5 +158,22 @@ impl Upstream {
         }
         tracing::warn!(upstream.addr = %self.authority, error = %error, "upstream request failed");
         Rejection::UpstreamUnreachable
+    }
+}
+
+/// Joins several `Cookie` fields into one, as HTTP/2 clients send them apart but an HTTP/1.1
+/// upstream expects one line (RFC 9113 §8.2.3).
+fn merge_cookies(headers: &mut http::HeaderMap) {
+    let mut cookies = headers.get_all(COOKIE).iter();
+    if cookies.next().is_none() || cookies.next().is_none() {
+        return;
+    }
+    let joined: Vec<&[u8]> = headers
+        .get_all(COOKIE)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    if let Ok(value) = http::HeaderValue::from_bytes(&joined.join(&b"; "[..])) {
+        headers.insert(COOKIE, value);
     }
 }

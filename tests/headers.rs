@@ -346,3 +346,62 @@ async fn a_forged_host_is_refused_and_the_real_one_forwarded_as_sent() {
     let seen = upstream.one_tagged("ok");
     assert_eq!(seen.header("host"), Some(format!("LocalHost:{port}")));
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_both_host_and_forwarded_host_must_be_listed() {
+    let upstream = Upstream::start().await;
+    let gateway = Setup::new(&upstream.url())
+        .server("hosts = [\"localhost\", \"yourapp.com\"]\ntrusted_proxies = [\"loopback\"]")
+        .tables(ROUTES)
+        .start()
+        .await;
+    let request = |host: &str, id: &str| {
+        format!("GET /api/x HTTP/1.1\r\n{host}Connection: close\r\nX-Test-Id: {id}\r\n\r\n")
+    };
+
+    // The proxy vouches for X-Forwarded-Host, but a foreign Host still never reaches the app.
+    let forged = "Host: evil.example\r\nX-Forwarded-Host: yourapp.com\r\n";
+    let response = gateway.raw(&request(forged, "evil-host")).await;
+    response.assert_refused(421, "Unknown host");
+    upstream.assert_never_saw("evil-host");
+
+    let forged = "Host: localhost\r\nX-Forwarded-Host: evil.example\r\n";
+    let response = gateway.raw(&request(forged, "evil-xfh")).await;
+    response.assert_refused(421, "Unknown host");
+    upstream.assert_never_saw("evil-xfh");
+
+    let fine = "Host: localhost\r\nX-Forwarded-Host: yourapp.com\r\n";
+    let response = gateway.raw(&request(fine, "fine")).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let seen = upstream.one_tagged("fine");
+    assert_eq!(
+        seen.header("x-forwarded-host").as_deref(),
+        Some("yourapp.com")
+    );
+}
+
+#[tokio::test]
+async fn underscore_and_client_ip_spellings_never_reach_the_upstream() {
+    let upstream = Upstream::start().await;
+    let gateway = untrusted(&upstream).await;
+    let spoofed = "x_middleware_subrequest: middleware\r\nx-palisade_user: admin\r\n\
+                   x_forwarded_for: 6.6.6.6\r\nTrue-Client-IP: 6.6.6.6\r\n\
+                   CF-Connecting-IP: 6.6.6.6\r\nX-Client-IP: 6.6.6.6\r\n\
+                   X-Original-Host: evil.example\r\n";
+    let response = gateway
+        .get("/api/x", &format!("{spoofed}X-Test-Id: underscores\r\n"))
+        .await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let seen = upstream.one_tagged("underscores");
+    for name in [
+        "x_middleware_subrequest",
+        "x-palisade_user",
+        "x_forwarded_for",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "x-client-ip",
+        "x-original-host",
+    ] {
+        assert!(seen.header(name).is_none(), "{name} reached the upstream");
+    }
+}

@@ -360,3 +360,25 @@ async fn silent_and_idle_connections_are_closed_after_the_header_timeout() {
         String::from_utf8_lossy(&buf)
     );
 }
+
+#[tokio::test]
+async fn a_slow_upload_within_the_body_timeout_is_not_blamed_on_the_upstream() {
+    let upstream = Upstream::start().await;
+    let gateway = Setup::new(&upstream.url())
+        .server("body_timeout = \"10s\"\nupstream_timeout = \"500ms\"")
+        .tables(ROUTES)
+        .start()
+        .await;
+
+    // Six bytes, one every 250ms: 1.5s in all, three times the upstream's allowance.
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    let head = post_head(&gateway, "/api/x", "slow-upload", "Content-Length: 6\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for byte in b"abcdef" {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        stream.write_all(&[*byte]).await.unwrap();
+    }
+    let response = support::read_response(&mut stream).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(upstream.one_tagged("slow-upload").body, b"abcdef");
+}

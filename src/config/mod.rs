@@ -106,6 +106,8 @@ pub struct Timeouts {
     /// To send a request's headers, also the most a keep-alive connection may sit idle and
     /// the time allowed for a TLS handshake.
     pub header: Duration,
+    /// How long an HTTP/2 connection may have no request in flight before it is closed.
+    pub idle: Duration,
     /// To receive a whole request body once the headers are in (then 408).
     pub body: Duration,
     /// For the upstream to answer with its response headers (then 504).

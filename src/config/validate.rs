@@ -280,11 +280,13 @@ fn check_timeouts(checker: &mut Checker<'_>, raw: &RawServer) -> Option<Timeouts
     };
     let header = one("header_timeout", &raw.header_timeout, 10 * SECOND);
     let body = one("body_timeout", &raw.body_timeout, 30 * SECOND);
+    let idle = one("idle_timeout", &raw.idle_timeout, 60 * SECOND);
     let upstream = one("upstream_timeout", &raw.upstream_timeout, 30 * SECOND);
     let shutdown = one("shutdown_timeout", &raw.shutdown_timeout, 30 * SECOND);
     Some(Timeouts {
         header: header?,
         body: body?,
+        idle: idle?,
         upstream: upstream?,
         shutdown: shutdown?,
     })

@@ -3,6 +3,12 @@
 //! `X-Forwarded-For` is read from the right. Each hop a trusted proxy appended is skipped; the
 //! first address that is not a trusted proxy is the client. Anything a client wrote further left
 //! is ignored, so a client cannot choose its own address (and so its rate-limit key).
+//!
+//! Trust comes in two strengths. A proxy the operator runs (a range or address in the config,
+//! or the `loopback` preset) is believed on every forwarding header. A shared edge network (the
+//! `cloudflare` preset) is believed only on what it overwrites itself, the address chain and
+//! the scheme: anyone can put their own zone in front of an origin, and such networks pass
+//! headers like `X-Real-IP` or `X-Forwarded-Host` from their clients unchanged.
 
 use std::net::IpAddr;
 
@@ -41,27 +47,43 @@ const LOOPBACK: &[&str] = &["127.0.0.0/8", "::1/128"];
 /// The most `X-Forwarded-For` entries read; a longer chain is cut at its trusted end.
 const MAX_HOPS: usize = 32;
 
+/// How far a peer's forwarding headers are believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// A client: nothing it says about forwarding is believed.
+    None,
+    /// A shared edge network: only `X-Forwarded-For` and `X-Forwarded-Proto`.
+    Address,
+    /// A proxy the operator runs: every forwarding header.
+    Full,
+}
+
 /// The networks whose forwarding headers are believed.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies {
-    networks: Vec<IpNet>,
+    /// Proxies the operator runs.
+    full: Vec<IpNet>,
+    /// Shared edge networks, believed on the address chain and scheme only.
+    address_only: Vec<IpNet>,
 }
 
 impl TrustedProxies {
     /// Adds a CIDR range, a single address or a preset name (`cloudflare`, `loopback`).
     pub fn add(&mut self, entry: &str) -> Result<(), String> {
         let preset = match entry {
-            "cloudflare" => Some(CLOUDFLARE),
-            "loopback" => Some(LOOPBACK),
+            "cloudflare" => Some((CLOUDFLARE, Trust::Address)),
+            "loopback" => Some((LOOPBACK, Trust::Full)),
             _ => None,
         };
-        if let Some(ranges) = preset {
+        if let Some((ranges, trust)) = preset {
             for range in ranges {
-                self.networks.push(
-                    range
-                        .parse()
-                        .map_err(|_| format!("bad preset range {range}"))?,
-                );
+                let network = range
+                    .parse()
+                    .map_err(|_| format!("bad preset range {range}"))?;
+                match trust {
+                    Trust::Address => self.address_only.push(network),
+                    _ => self.full.push(network),
+                }
             }
             return Ok(());
         }
@@ -77,24 +99,42 @@ impl TrustedProxies {
                 }
             },
         };
-        self.networks.push(network);
+        self.full.push(network);
         Ok(())
     }
 
-    /// Whether `ip` belongs to a trusted proxy.
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    /// How far `ip`'s forwarding headers are believed.
+    pub fn trust(&self, ip: IpAddr) -> Trust {
         let ip = canonical(ip);
-        self.networks.iter().any(|net| net.contains(&ip))
+        if self.full.iter().any(|net| net.contains(&ip)) {
+            Trust::Full
+        } else if self.address_only.iter().any(|net| net.contains(&ip)) {
+            Trust::Address
+        } else {
+            Trust::None
+        }
+    }
+
+    /// Whether `ip` belongs to a trusted proxy of either strength.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.trust(ip) != Trust::None
     }
 
     /// Whether no proxy is trusted at all.
     pub fn is_empty(&self) -> bool {
-        self.networks.is_empty()
+        self.full.is_empty() && self.address_only.is_empty()
     }
 
-    /// Whether a range covers the whole address space, so every client is believed.
+    /// Whether a range is so broad (shorter than /8, or /16 for IPv6) that it must take in
+    /// clients, who could then choose their own address.
     pub fn trusts_everyone(&self) -> bool {
-        self.networks.iter().any(|net| net.prefix_len() == 0)
+        self.full
+            .iter()
+            .chain(&self.address_only)
+            .any(|net| match net {
+                IpNet::V4(v4) => v4.prefix_len() < 8,
+                IpNet::V6(v6) => v6.prefix_len() < 16,
+            })
     }
 
     /// The client's address, given the connection's peer and its `X-Forwarded-For` headers.
@@ -211,11 +251,15 @@ mod tests {
 
     #[test]
     fn presets_and_bad_entries() {
-        let p = proxies(&["cloudflare"]);
-        assert!(p.contains("104.16.1.1".parse().unwrap()));
-        assert!(!p.contains("8.8.8.8".parse().unwrap()));
+        let p = proxies(&["cloudflare", "loopback", "10.1.0.0/16"]);
+        assert_eq!(p.trust("104.16.1.1".parse().unwrap()), Trust::Address);
+        assert_eq!(p.trust("127.0.0.1".parse().unwrap()), Trust::Full);
+        assert_eq!(p.trust("10.1.2.3".parse().unwrap()), Trust::Full);
+        assert_eq!(p.trust("8.8.8.8".parse().unwrap()), Trust::None);
         assert!(TrustedProxies::default().add("everyone").is_err());
         assert!(proxies(&["0.0.0.0/0"]).trusts_everyone());
+        assert!(proxies(&["0.0.0.0/1", "128.0.0.0/1"]).trusts_everyone());
+        assert!(!proxies(&["10.0.0.0/8", "cloudflare"]).trusts_everyone());
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! dropped. Headers that carry palisade's or Next.js's own decisions are removed whoever sends
 //! them; headers by which a proxy speaks are kept only from a trusted proxy.
 
+use std::borrow::Cow;
+
 use http::HeaderMap;
-use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, TRANSFER_ENCODING};
+use http::header::{CONNECTION, HeaderName, TRANSFER_ENCODING};
 
 use crate::error::Rejection;
 
@@ -22,13 +24,26 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// Headers only a proxy in front of palisade may set; dropped unless the peer is trusted.
+/// Headers by which a proxy speaks for its client; dropped unless the peer is a proxy the
+/// operator runs. Apps and frameworks read many of these for the client's address or the
+/// public URL, so a client must not be able to set them.
 const PROXY_ONLY: &[&str] = &[
     "forwarded",
+    "x-forwarded",
     "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-cluster-client-ip",
     "x-forwarded-port",
     "x-forwarded-prefix",
     "x-forwarded-server",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-uri",
+    "x-host",
+    "x-original-host",
     "x-original-url",
     "x-rewrite-url",
 ];
@@ -84,9 +99,11 @@ pub fn clean_request(headers: &mut HeaderMap, from_trusted_proxy: bool) -> Resul
     }
 
     for name in headers.keys() {
-        let name_str = name.as_str();
-        let spoofable = !from_trusted_proxy && PROXY_ONLY.contains(&name_str);
-        if is_internal(name_str) || spoofable {
+        // Some servers fold `_` into `-` (CGI, WSGI, PHP): `x_palisade_user` is the same
+        // header to them, so it is judged by its folded name.
+        let folded = fold_underscores(name.as_str());
+        let spoofable = !from_trusted_proxy && PROXY_ONLY.contains(&&*folded);
+        if is_internal(&folded) || spoofable || is_rewritten(&folded, name.as_str()) {
             doomed.push(name.clone());
         }
     }
@@ -95,9 +112,10 @@ pub fn clean_request(headers: &mut HeaderMap, from_trusted_proxy: bool) -> Resul
     Ok(())
 }
 
-/// Refuses a body whose framing could be read two ways. hyper decodes `chunked` and drops a
-/// `Content-Length` sent beside it; palisade refuses such a request instead of guessing, and
-/// refuses any other transfer coding, which would reach the upstream undecoded.
+/// Refuses a transfer coding other than a single `chunked`: hyper decodes only the chunking,
+/// so `gzip, chunked` would reach the upstream as gzip bytes framed as plain data. (A
+/// `Content-Length` beside `chunked` never gets here: hyper reads the chunked body and drops
+/// the length, so the upstream receives the body one way only.)
 fn check_framing(headers: &HeaderMap) -> Result<(), Rejection> {
     let mut codings = headers.get_all(TRANSFER_ENCODING).iter();
     let Some(first) = codings.next() else {
@@ -106,10 +124,26 @@ fn check_framing(headers: &HeaderMap) -> Result<(), Rejection> {
     if codings.next().is_some() || !first.as_bytes().eq_ignore_ascii_case(b"chunked") {
         return Err(Rejection::InvalidHeader("unsupported_transfer_encoding"));
     }
-    if headers.contains_key(CONTENT_LENGTH) {
-        return Err(Rejection::InvalidHeader("content_length_with_chunked"));
-    }
     Ok(())
+}
+
+/// `name` with `_` as `-`; borrowed when there is none.
+fn fold_underscores(name: &str) -> Cow<'_, str> {
+    if name.contains('_') {
+        Cow::Owned(name.replace('_', "-"))
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// Whether `name` is an underscore spelling of a header palisade sets itself, which would
+/// reach an underscore-folding upstream beside palisade's own value.
+fn is_rewritten(folded: &str, name: &str) -> bool {
+    folded != name
+        && matches!(
+            folded,
+            "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "x-request-id" | "host"
+        )
 }
 
 /// Cleans an upstream response's headers in place.
@@ -170,6 +204,34 @@ mod tests {
     }
 
     #[test]
+    fn underscore_spellings_are_judged_as_dashes() {
+        let mut headers = map(&[
+            ("x_middleware_subrequest", "middleware"),
+            ("x-palisade_user", "admin"),
+            ("x_forwarded_for", "6.6.6.6"),
+            ("x_real_ip", "6.6.6.6"),
+            ("x_custom_header", "kept"),
+        ]);
+        clean_request(&mut headers, false).unwrap();
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert!(headers.contains_key("x_custom_header"));
+    }
+
+    #[test]
+    fn client_address_headers_are_proxy_only() {
+        let pairs = [
+            ("true-client-ip", "6.6.6.6"),
+            ("cf-connecting-ip", "6.6.6.6"),
+            ("x-client-ip", "6.6.6.6"),
+            ("x-forwarded-ssl", "on"),
+            ("x-original-host", "evil.example"),
+        ];
+        let mut untrusted = map(&pairs);
+        clean_request(&mut untrusted, false).unwrap();
+        assert!(untrusted.is_empty(), "{untrusted:?}");
+    }
+
+    #[test]
     fn connection_named_headers_are_dropped() {
         let mut headers = map(&[
             ("connection", "keep-alive, X-Debug"),
@@ -217,8 +279,6 @@ mod tests {
 
     #[test]
     fn ambiguous_framing_is_refused() {
-        let both = map(&[("transfer-encoding", "chunked"), ("content-length", "5")]);
-        assert!(check_framing(&both).is_err());
         for coding in ["gzip, chunked", "chunked, chunked", "identity", "xchunked"] {
             let headers = map(&[("transfer-encoding", coding)]);
             assert!(check_framing(&headers).is_err(), "{coding}");

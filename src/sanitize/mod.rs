@@ -16,6 +16,7 @@ use http::{HeaderMap, Uri};
 
 use crate::config::{HostName, Server};
 use crate::error::Rejection;
+use forwarded::Trust;
 use path::CanonicalPath;
 
 /// `x-request-id`, on every request forwarded and every response.
@@ -40,13 +41,13 @@ pub struct Peer {
     pub ip: IpAddr,
     /// Whether it came over TLS.
     pub tls: bool,
-    /// Whether `ip` is a trusted proxy.
-    pub trusted: bool,
+    /// How far `ip`'s forwarding headers are believed.
+    pub trust: Trust,
 }
 
-/// The request id: a trusted proxy's, when well-formed, else a fresh random one.
+/// The request id: a proxy's the operator runs, when well-formed, else a fresh random one.
 pub fn request_id(parts: &Parts, peer: &Peer) -> HeaderValue {
-    if peer.trusted {
+    if peer.trust == Trust::Full {
         if let Some(id) = parts.headers.get(&X_REQUEST_ID) {
             let valid = (1..=128).contains(&id.len())
                 && id
@@ -80,19 +81,22 @@ pub fn sanitize<'u>(
     peer: &Peer,
     server: &Server,
 ) -> Result<Sanitized<'u>, Rejection> {
-    headers::clean_request(headers, peer.trusted)?;
+    headers::clean_request(headers, peer.trust == Trust::Full)?;
 
     let path = path::canonicalize(uri.path()).map_err(Rejection::InvalidPath)?;
     if let Some(query) = uri.query() {
         path::check_query(query).map_err(Rejection::InvalidQuery)?;
     }
 
+    // Behind a proxy the operator runs, the public host may come in X-Forwarded-Host; then
+    // both it and the Host the proxy used must be ones the app answers to.
     let host = request_host(uri, headers)?;
     let public_host = match headers.get(&X_FORWARDED_HOST) {
-        Some(forwarded) if peer.trusted => forwarded.clone(),
+        Some(forwarded) if peer.trust == Trust::Full => forwarded.clone(),
         _ => host.clone(),
     };
     if let Some(allowed) = &server.hosts {
+        check_host(&host, allowed)?;
         check_host(&public_host, allowed)?;
     }
 
@@ -100,7 +104,7 @@ pub fn sanitize<'u>(
         .trusted_proxies
         .client_address(peer.ip, headers.get_all(&X_FORWARDED_FOR).iter());
     let proto = match headers.get(&X_FORWARDED_PROTO) {
-        Some(p) if peer.trusted && (p == "https" || p == "http") => p.clone(),
+        Some(p) if peer.trust != Trust::None && (p == "https" || p == "http") => p.clone(),
         _ if peer.tls => HeaderValue::from_static("https"),
         _ => HeaderValue::from_static("http"),
     };
@@ -157,7 +161,11 @@ fn parse_host(value: &HeaderValue) -> Option<HostName> {
 /// Whether the part after a host's last `:` (outside IPv6 brackets), if any, is a port number.
 pub(crate) fn valid_port(authority: &str) -> bool {
     match authority.rsplit_once(':') {
-        Some((_, port)) if !port.contains(']') => port.parse::<u16>().is_ok(),
+        Some((_, port)) if !port.contains(']') => {
+            (1..=5).contains(&port.len())
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+        }
         _ => true,
     }
 }
@@ -219,7 +227,16 @@ mod tests {
         ] {
             assert!(check_host(&host(bad), &allowed()).is_err(), "{bad}");
         }
-        for malformed in ["user@yourapp.com", "your app.com", "", "yourapp.com:xx"] {
+        let malformed = [
+            "user@yourapp.com",
+            "your app.com",
+            "",
+            "yourapp.com:xx",
+            "yourapp.com:+443",
+            "yourapp.com:0",
+            "yourapp.com:99999",
+        ];
+        for malformed in malformed {
             let value = HeaderValue::from_str(malformed).unwrap();
             assert!(parse_host(&value).is_none(), "{malformed}");
         }
@@ -231,7 +248,7 @@ mod tests {
         let peer = Peer {
             ip: "127.0.0.1".parse().unwrap(),
             tls: false,
-            trusted: false,
+            trust: Trust::None,
         };
         let a = request_id(&parts, &peer);
         let b = request_id(&parts, &peer);
@@ -249,13 +266,57 @@ mod tests {
         let untrusted = Peer {
             ip: "203.0.113.1".parse().unwrap(),
             tls: false,
-            trusted: false,
+            trust: Trust::None,
         };
         assert_ne!(request_id(&parts, &untrusted), "forged");
         let trusted = Peer {
-            trusted: true,
+            trust: Trust::Full,
             ..untrusted
         };
         assert_eq!(request_id(&parts, &trusted), "forged");
+    }
+
+    fn server(extra: &str) -> crate::config::Config {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:8080\"\nupstream = \"http://127.0.0.1:3000\"\n{extra}\n\
+             [[route]]\npath = \"/x\"\nauth = \"none\"\n"
+        );
+        crate::config::Config::parse(
+            &text,
+            std::path::Path::new("t.toml"),
+            std::path::Path::new("."),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_edge_network_is_believed_on_address_and_scheme_only() {
+        let config = server("hosts = [\"yourapp.com\"]\ntrusted_proxies = [\"cloudflare\"]");
+        let mut request = http::Request::get("/x").body(()).unwrap();
+        let headers = request.headers_mut();
+        for (name, value) in [
+            ("host", "yourapp.com"),
+            ("x-forwarded-for", "6.6.6.6, 198.51.100.7"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-real-ip", "6.6.6.6"),
+            ("x-request-id", "chosen-by-client"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        let (mut parts, ()) = request.into_parts();
+        let peer = Peer {
+            ip: "104.16.0.1".parse().unwrap(),
+            tls: false,
+            trust: Trust::Address,
+        };
+        assert_ne!(request_id(&parts, &peer), "chosen-by-client");
+
+        let uri = parts.uri.clone();
+        let sanitized = sanitize(&uri, &mut parts.headers, &peer, &config.server).unwrap();
+        assert_eq!(sanitized.client_ip.to_string(), "198.51.100.7");
+        assert_eq!(parts.headers["x-forwarded-proto"], "https");
+        assert_eq!(parts.headers["x-forwarded-host"], "yourapp.com");
+        assert!(!parts.headers.contains_key("x-real-ip"));
     }
 }

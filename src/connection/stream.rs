@@ -1,8 +1,10 @@
-//! The 408 for slow headers. hyper enforces `header_timeout` by closing the connection; a
-//! client that had started a request deserves to learn why, so plain HTTP/1 connections are
-//! served through [`WatchedStream`], which keeps a handle on the socket and records whether
-//! request bytes arrived that never became a request. If so, [`answer_timeout`] writes a 408
-//! before the socket closes. Idle keep-alive connections, HTTP/2 and TLS simply close.
+//! The client's socket, shared between hyper and the connection task.
+//!
+//! Sharing it lets palisade act where hyper would only close: [`sniff`] reads until the
+//! protocol is known (within the header time-out, so a client that sends part of the HTTP/2
+//! preface and stops cannot hold the connection), and [`answer_timeout`] writes a 408 to an
+//! HTTP/1 client whose request head stalled. The stream records whether request bytes
+//! arrived that never became a request; only then is a 408 owed.
 
 use std::io;
 use std::pin::Pin;
@@ -11,6 +13,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -35,11 +38,25 @@ fn response_408(id: &http::HeaderValue) -> Vec<u8> {
     out
 }
 
+/// What a client sends first on an HTTP/2 connection without TLS (RFC 9113 §3.4).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The protocol a plain connection speaks, known from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Anything that is not the HTTP/2 preface.
+    Http1,
+    /// The HTTP/2 preface (h2c with prior knowledge).
+    Http2,
+}
+
 /// A TCP stream shared between hyper and the connection task.
 #[derive(Debug, Clone)]
 pub struct WatchedStream {
     socket: Arc<TcpStream>,
     state: Arc<AtomicU8>,
+    /// Bytes [`sniff`] read, handed to hyper before anything else.
+    replay: Option<Bytes>,
 }
 
 /// Marks the connection's request as dispatched; cheap to clone into the service.
@@ -58,13 +75,12 @@ impl WatchedStream {
     pub fn new(socket: TcpStream) -> (WatchedStream, Dispatched) {
         let state = Arc::new(AtomicU8::new(IDLE));
         let dispatched = Dispatched(Arc::clone(&state));
-        (
-            WatchedStream {
-                socket: Arc::new(socket),
-                state,
-            },
-            dispatched,
-        )
+        let stream = WatchedStream {
+            socket: Arc::new(socket),
+            state,
+            replay: None,
+        };
+        (stream, dispatched)
     }
 
     fn note_read(&self, bytes: &[u8]) {
@@ -80,14 +96,32 @@ impl WatchedStream {
     }
 }
 
-/// Waits up to `timeout` for the client's first byte. hyper's header timer only starts once
-/// a protocol was chosen, and choosing one needs that byte: without this wait a client that
-/// connects and says nothing would hold its connection for ever.
-pub async fn first_byte(stream: &WatchedStream, timeout: Duration) -> bool {
-    // `readable()` may report ready spuriously; a peek waits for a real byte (0 means EOF).
-    let mut byte = [0u8; 1];
-    let peek = tokio::time::timeout(timeout, stream.socket.peek(&mut byte));
-    matches!(peek.await, Ok(Ok(1..)))
+/// Reads a plain connection's first bytes until its protocol is known, within `timeout`.
+/// `None` means the client closed, stalled, or sent only part of the HTTP/2 preface.
+pub async fn sniff(stream: &mut WatchedStream, timeout: Duration) -> Option<Protocol> {
+    let mut buf = [0u8; H2_PREFACE.len()];
+    let mut len = 0;
+    let read = async {
+        loop {
+            stream.socket.readable().await.ok()?;
+            match stream.socket.try_read(&mut buf[len..]) {
+                Ok(0) => return None,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(_) => return None,
+            }
+            if buf[..len] != H2_PREFACE[..len] {
+                return Some(Protocol::Http1);
+            }
+            if len == H2_PREFACE.len() {
+                return Some(Protocol::Http2);
+            }
+        }
+    };
+    let protocol = tokio::time::timeout(timeout, read).await.ok()??;
+    stream.note_read(&buf[..len]);
+    stream.replay = Some(Bytes::copy_from_slice(&buf[..len]));
+    Some(protocol)
 }
 
 /// After hyper gave up on a connection for a header time-out: answers 408 when a request had
@@ -129,12 +163,21 @@ impl AsyncRead for WatchedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(replay) = this.replay.as_mut() {
+            let n = replay.len().min(buf.remaining());
+            buf.put_slice(&replay.split_to(n));
+            if replay.is_empty() {
+                this.replay = None;
+            }
+            return Poll::Ready(Ok(()));
+        }
         loop {
-            ready!(self.socket.poll_read_ready(cx))?;
+            ready!(this.socket.poll_read_ready(cx))?;
             let unfilled = buf.initialize_unfilled();
-            match self.socket.try_read(unfilled) {
+            match this.socket.try_read(unfilled) {
                 Ok(n) => {
-                    self.note_read(&unfilled[..n]);
+                    this.note_read(&unfilled[..n]);
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
                 }
