@@ -11,7 +11,7 @@ use palisade::server::Bound;
 
 /// A security gateway for web APIs.
 #[derive(Debug, Parser)]
-#[command(name = "palisade", version, about)]
+#[command(name = "palisade", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve: check the config, then proxy requests through every protection.
+    /// Serve: check the config, then proxy requests through the protections it declares.
     Run {
         #[command(flatten)]
         config: ConfigArg,
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => check(&config.path),
         Command::Run { config, log_format } => {
-            init_logs(log_format);
+            init_logs(log_format, LogTo::Stdout);
             run(&config.path)
         }
         Command::Demo {
@@ -78,7 +78,7 @@ fn main() -> ExitCode {
             self_test,
             log_format,
         } => {
-            init_logs(log_format);
+            init_logs(log_format, LogTo::Stderr);
             runtime().and_then(|rt| rt.block_on(palisade::demo::run(listen, self_test)))
         }
     };
@@ -160,16 +160,41 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_logs(format: LogFormat) {
+/// Where log lines go: stdout for `run`; stderr for `demo`, whose guide owns stdout.
+#[derive(Debug, Clone, Copy)]
+enum LogTo {
+    Stdout,
+    Stderr,
+}
+
+fn init_logs(format: LogFormat, to: LogTo) {
     use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
-    let filter = EnvFilter::try_from_env("PALISADE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // PALISADE_LOG tunes diagnostics; the access log stays on unless it names it explicitly.
+    let directives = std::env::var("PALISADE_LOG").unwrap_or_else(|_| "info".to_owned());
+    let mut filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
+    if !directives.contains("palisade::access") {
+        if let Ok(access) = "palisade::access=info".parse() {
+            filter = filter.add_directive(access);
+        }
+    }
+    let (writer, terminal) = match to {
+        LogTo::Stdout => (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        ),
+        LogTo::Stderr => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+        .with_writer(writer);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).with_ansi(false).init(),
-        LogFormat::Human => builder.with_ansi(std::io::stdout().is_terminal()).init(),
+        LogFormat::Human => builder.with_ansi(terminal).init(),
     }
 }

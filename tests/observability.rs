@@ -87,7 +87,7 @@ async fn each_request_gives_exactly_one_access_line_with_every_field() {
 
     let cases = [
         ("GET", "/api/items?page=2", 200, "allow", "/api/[...rest]"),
-        ("GET", "/api/transfer", 405, "deny", "-"),
+        ("GET", "/api/transfer", 405, "deny", "/api/transfer"),
         ("GET", "/nowhere", 404, "deny", "-"),
         ("GET", "/api/a%2fb", 400, "deny", "-"),
     ];
@@ -114,6 +114,19 @@ async fn each_request_gives_exactly_one_access_line_with_every_field() {
 
     // Nothing else was logged as an access line: four requests, four lines.
     assert_eq!(gateway.access_log().len(), cases.len());
+}
+
+#[tokio::test]
+async fn the_access_log_stays_on_when_diagnostics_are_turned_down() {
+    let upstream = Upstream::start().await;
+    let gateway = Setup::new(&upstream.url())
+        .tables(ROUTES)
+        .env("PALISADE_LOG", "warn")
+        .start()
+        .await;
+    let response = gateway.request("GET", "/api/items", "").await;
+    let id = response.header("x-request-id").unwrap();
+    assert_eq!(gateway.access_lines_for(&id).await.len(), 1);
 }
 
 const SECRETS: [&str; 3] = ["SECRET-TOKEN-123", "SECRET-COOKIE-456", "SECRET-QUERY-789"];

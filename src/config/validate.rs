@@ -138,8 +138,20 @@ fn deserialize(text: &str) -> Result<RawConfig, (String, Option<Range<usize>>, S
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let key = key_of(e.path());
         let inner = e.into_inner();
-        (key, inner.span(), inner.message().trim().to_owned())
+        let mut message = inner.message().trim().to_owned();
+        if key == "route" && message.contains("expected a sequence") {
+            message.push_str("; each route is a [[route]] table (two brackets)");
+        }
+        if message.contains("expected a string") && is_unit_key(&key) {
+            message.push_str("; write it with a unit, such as \"30s\" or \"1MiB\"");
+        }
+        (key, inner.span(), message)
     })
+}
+
+/// Whether `key` takes a duration or size string, which people often write as a bare number.
+fn is_unit_key(key: &str) -> bool {
+    key.ends_with("_timeout") || key.ends_with("max_body")
 }
 
 /// The dotted key of a deserializer path, such as `route[2].path`, without the private fields
@@ -510,6 +522,9 @@ fn parse_route_auth(value: &toml::Value) -> Result<RouteAuth, String> {
     }
 }
 
+/// The methods a route may list.
+const KNOWN_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
 fn parse_methods(list: &[String]) -> Result<Vec<Method>, String> {
     if list.is_empty() {
         return Err("is empty, so the route would answer nothing; omit it for all methods".into());
@@ -523,6 +538,14 @@ fn parse_methods(list: &[String]) -> Result<Vec<Method>, String> {
         }
         let method = Method::from_bytes(name.as_bytes())
             .map_err(|_| format!("`{name}` is not a method name"))?;
+        // A typo would make a route that never matches; these are what Next.js route
+        // handlers export.
+        if !KNOWN_METHODS.contains(&name.as_str()) {
+            return Err(format!(
+                "`{name}` is not one of {}",
+                KNOWN_METHODS.join(", ")
+            ));
+        }
         if methods.contains(&method) {
             return Err(format!("`{name}` is listed twice"));
         }

@@ -354,3 +354,26 @@ fn tls_file_that_is_a_directory_or_device_is_refused_cleanly() {
         "{all:?}"
     );
 }
+
+#[test]
+fn unknown_methods_and_common_slips_get_advice() {
+    let text = MINIMAL.replace("auth = \"none\"", "auth = \"none\"\nmethods = [\"GTE\"]");
+    let all = problems(&text);
+    assert!(
+        all[0].contains("route[0].methods") && all[0].contains("GET, HEAD"),
+        "{all:?}"
+    );
+
+    let all = problems(&MINIMAL.replace("[[route]]", "[route]"));
+    assert!(all[0].contains("[[route]]"), "{all:?}");
+
+    let text = MINIMAL.replace(
+        "hosts = [\"localhost\"]",
+        "hosts = [\"localhost\"]\nupstream_timeout = 30",
+    );
+    let all = problems(&text);
+    assert!(
+        all[0].contains("server.upstream_timeout") && all[0].contains("unit"),
+        "{all:?}"
+    );
+}
