@@ -1,10 +1,10 @@
 //! One client connection, from accept to close: the TLS handshake, choosing HTTP/1.1 or
 //! HTTP/2, serving requests through the pipeline, and every time limit on the way.
 //!
-//! - Plain connections must show their protocol within `header_timeout` ([`stream::sniff`]);
+//! - Plain connections must show their protocol within `header_timeout` (`stream::sniff`);
 //!   TLS connections must finish the handshake within it, and ALPN chooses the protocol.
 //! - HTTP/1.1: hyper's header timer bounds each request head and each idle gap between
-//!   requests; a head that stalls midway gets a 408 ([`stream::answer_timeout`]).
+//!   requests; a head that stalls midway gets a 408 (`stream::answer_timeout`).
 //! - HTTP/2: a connection with no request in flight for `idle_timeout` is closed with GOAWAY.
 //! - Shutdown: each connection finishes the requests it has, then closes.
 
