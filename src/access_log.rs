@@ -40,6 +40,8 @@ pub struct Entry<'a> {
     pub route: Option<&'a Arc<str>>,
     /// The client's address, after `trusted_proxies`.
     pub client_ip: IpAddr,
+    /// The authenticated user id or service-token key id, never a credential.
+    pub caller: Option<&'a str>,
     /// `allow`, `deny` or `error`.
     pub decision: &'static str,
     /// Why it was refused or failed, or `-`.
@@ -58,6 +60,7 @@ pub fn record(entry: &Entry<'_>, status: StatusCode, latency: Duration) {
         decision = entry.decision,
         reason = entry.reason,
         client.ip = %entry.client_ip,
+        user = entry.caller.unwrap_or("-"),
         latency_ms = latency.as_micros() as f64 / 1000.0,
         "request"
     );

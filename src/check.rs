@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::config::{Config, RouteAuth, Unmatched};
+use crate::auth::Provider;
+use crate::config::{Config, Unmatched};
 
 /// Renders what `palisade check` prints for a config that loaded.
 pub fn report(config: &Config) -> String {
@@ -40,6 +41,9 @@ pub fn report(config: &Config) -> String {
         Unmatched::Pass => "pass (forwarded unprotected)",
     };
     let _ = writeln!(out, "unmatched {unmatched}");
+    for (name, provider) in &config.providers {
+        let _ = writeln!(out, "auth      {name}: {}", describe(provider));
+    }
     let _ = writeln!(out);
 
     let header = [
@@ -61,13 +65,19 @@ pub fn report(config: &Config) -> String {
                 .join(","),
             None => "*".to_owned(),
         };
-        let auth = match route.auth {
-            RouteAuth::None => "none",
+        let mut auth = if route.auth.is_public() {
+            "none".to_owned()
+        } else {
+            let names: Vec<&str> = route.auth.providers.iter().map(|p| p.name()).collect();
+            names.join("|")
         };
+        if !route.auth.require.is_empty() {
+            auth.push_str(" +require");
+        }
         rows.push([
             route.name.to_string(),
             methods,
-            auth.to_owned(),
+            auth,
             "-".to_owned(),
             "-".to_owned(),
             "-".to_owned(),
@@ -93,6 +103,17 @@ pub fn report(config: &Config) -> String {
         }
     }
     out
+}
+
+/// One line about a provider, naming key ids but never key material.
+fn describe(provider: &Provider) -> String {
+    match provider {
+        Provider::Token(token) => format!(
+            "service tokens in `{}`, keys {}",
+            token.header(),
+            token.key_ids().collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// Writes a byte count the way the config does: `1MiB`, `16KiB`, or plain bytes.

@@ -4,7 +4,7 @@
 //! one status and one short public message. Details stay in the log, never in the response.
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
@@ -56,6 +56,23 @@ pub enum Rejection {
     /// The upstream did not answer in time.
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// No provider admitted the caller of a protected route.
+    #[error("not authenticated: {reason}")]
+    Unauthenticated {
+        /// Why the credential was refused, or `no_credential`.
+        reason: &'static str,
+        /// Whether a credential was presented (then `error="invalid_token"`).
+        token_given: bool,
+    },
+    /// The caller is authenticated but may not call this route.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// A provider could not decide (keys not loaded, auth server down).
+    #[error("authentication unavailable: {0}")]
+    AuthUnavailable(&'static str),
+    /// A verified identity cannot be passed on as a header (a subject with control bytes).
+    #[error("identity not representable as a header")]
+    InvalidIdentity,
     /// Too many requests are already in flight to the upstream.
     #[error("too many requests in flight")]
     Overloaded,
@@ -69,6 +86,11 @@ impl Rejection {
             | Rejection::InvalidQuery(_)
             | Rejection::InvalidHeader(_) => StatusCode::BAD_REQUEST,
             Rejection::BodyAborted => StatusCode::BAD_REQUEST,
+            Rejection::Unauthenticated { .. } | Rejection::InvalidIdentity => {
+                StatusCode::UNAUTHORIZED
+            }
+            Rejection::Forbidden(_) => StatusCode::FORBIDDEN,
+            Rejection::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
             Rejection::RouteNotFound => StatusCode::NOT_FOUND,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -95,6 +117,10 @@ impl Rejection {
             Rejection::UpstreamUnreachable => "upstream_unreachable",
             Rejection::UpstreamTimeout => "upstream_timeout",
             Rejection::Overloaded => "overloaded",
+            Rejection::Unauthenticated { reason, .. } => reason,
+            Rejection::Forbidden(reason) => reason,
+            Rejection::AuthUnavailable(reason) => reason,
+            Rejection::InvalidIdentity => "identity_not_header_safe",
         }
     }
 
@@ -112,8 +138,23 @@ impl Rejection {
     pub fn into_response(self) -> Response<ResponseBody> {
         let status = self.status();
         let mut response = error_response(status, public_message(status));
-        if let Rejection::MethodNotAllowed { allow } = self {
-            response.headers_mut().insert(ALLOW, allow);
+        match self {
+            Rejection::MethodNotAllowed { allow } => {
+                response.headers_mut().insert(ALLOW, allow);
+            }
+            Rejection::Unauthenticated { token_given, .. } => {
+                let challenge = if token_given {
+                    HeaderValue::from_static("Bearer error=\"invalid_token\"")
+                } else {
+                    HeaderValue::from_static("Bearer")
+                };
+                response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+            }
+            Rejection::InvalidIdentity => {
+                let challenge = HeaderValue::from_static("Bearer error=\"invalid_token\"");
+                response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+            }
+            _ => {}
         }
         response
     }

@@ -11,6 +11,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 
 use crate::access_log::{self, Entry};
+use crate::auth;
 use crate::config::{Config, Unmatched};
 use crate::error::{Rejection, ResponseBody};
 use crate::route::Match;
@@ -39,6 +40,8 @@ impl Gateway {
 struct Outcome {
     /// The matched route's pattern, also when only the method was wrong.
     route_name: Option<Arc<str>>,
+    /// The authenticated user id or service-token key id.
+    caller: Option<String>,
     client_ip: std::net::IpAddr,
     rejection: Option<Rejection>,
 }
@@ -61,6 +64,7 @@ pub async fn handle(
 
     let mut outcome = Outcome {
         route_name: None,
+        caller: None,
         client_ip: peer.ip,
         rejection: None,
     };
@@ -82,6 +86,7 @@ pub async fn handle(
         path: &path,
         route: outcome.route_name.as_ref(),
         client_ip: outcome.client_ip,
+        caller: outcome.caller.as_deref(),
         decision: outcome
             .rejection
             .as_ref()
@@ -124,7 +129,18 @@ async fn run_stages(
     };
     outcome.route_name = route.as_ref().map(|r| Arc::clone(&r.name));
 
-    // 3. cors, 4. auth, 5. rate limit, 6. validate: refused at config load until built.
+    // 3. cors: refused at config load until built.
+
+    // 4. auth: verify the caller of a protected route, then tell the upstream who it is.
+    if let Some(route) = route.as_ref().filter(|r| !r.auth.is_public()) {
+        let identity = auth::authenticate(&route.auth, &parts.headers).await?;
+        auth::add_identity_headers(&mut parts.headers, &identity)?;
+        outcome.caller = identity
+            .subject
+            .or_else(|| identity.client.map(|c| c.to_string()));
+    }
+
+    // 5. rate limit, 6. validate: refused at config load until built.
 
     // 7. upstream: forward with the route's body limit.
     let max_body = route.as_ref().map_or(server.max_body, |r| r.max_body);

@@ -204,8 +204,9 @@ fn run_refuses_a_config_that_asks_for_an_unbuilt_protection() {
             "rate_limit",
         ),
         (
-            "[[route]]\npath = \"/api/me\"\nauth = \"supabase\"\n",
-            "auth",
+            "[auth.supabase]\nkind = \"jwt\"\nsecret = \"env:NOPE\"\n\
+             [[route]]\npath = \"/api/me\"\nauth = \"supabase\"\n",
+            "auth.supabase",
         ),
         (
             "[[route]]\npath = \"/api/pay\"\nauth = \"none\"\nbody = \"schemas/pay.json\"\n",

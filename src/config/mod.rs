@@ -3,7 +3,7 @@
 //! Loading never half-succeeds: every problem found is reported with the file, line, key and
 //! what is wrong, and a config that asks for a protection this build lacks is refused.
 
-mod raw;
+pub(crate) mod raw;
 mod units;
 mod validate;
 
@@ -28,6 +28,8 @@ pub struct Config {
     pub server: Server,
     /// The `[admin]` table, when the admin listener is enabled.
     pub admin: Option<Admin>,
+    /// `[auth.NAME]` providers by name.
+    pub providers: std::collections::BTreeMap<String, Arc<crate::auth::Provider>>,
     /// Routes in the order the file lists them.
     pub routes: Vec<Arc<Route>>,
     /// The same routes, indexed for matching.
@@ -134,17 +136,10 @@ pub struct Route {
     pub name: Arc<str>,
     /// Methods the route answers; `None` means all.
     pub methods: Option<Vec<Method>>,
-    /// Who may call the route.
-    pub auth: RouteAuth,
+    /// Who may call the route, and what they must hold.
+    pub auth: crate::auth::RouteAuth,
     /// The largest body for this route, in bytes.
     pub max_body: u64,
-}
-
-/// A route's authentication requirement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RouteAuth {
-    /// `auth = "none"`: a public route.
-    None,
 }
 
 /// Every problem found while loading a config.

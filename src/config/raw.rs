@@ -15,9 +15,9 @@ use toml::Spanned;
 pub struct RawConfig {
     pub server: RawServer,
     pub admin: Option<RawAdmin>,
-    /// `[auth.NAME]` provider tables; recognised, validated once authentication exists.
+    /// `[auth.NAME]` provider tables.
     #[serde(default)]
-    pub auth: BTreeMap<String, Spanned<toml::Value>>,
+    pub auth: BTreeMap<String, RawProvider>,
     pub cors: Option<Spanned<toml::Value>>,
     pub rate_limit: Option<Spanned<toml::Value>>,
     pub secrets: Option<Spanned<toml::Value>>,
@@ -59,6 +59,42 @@ pub struct RawTls {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub listen: Spanned<String>,
+}
+
+/// One `[auth.NAME]` provider. Which keys apply depends on `kind`; the checker refuses keys
+/// of another kind by name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub kind: Spanned<String>,
+    // kind = "jwt"
+    pub jwks_url: Option<Spanned<String>>,
+    pub jwks_file: Option<Spanned<String>>,
+    pub public_key: Option<Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+    pub algorithm: Option<Spanned<String>>,
+    pub issuer: Option<Spanned<String>>,
+    pub audience: Option<Spanned<toml::Value>>,
+    pub leeway: Option<Spanned<String>>,
+    pub required_claims: Option<Spanned<Vec<String>>>,
+    pub cookie: Option<Spanned<String>>,
+    pub fallback: Option<Spanned<String>>,
+    // kind = "remote"
+    pub url: Option<Spanned<String>>,
+    pub headers: Option<Spanned<BTreeMap<String, String>>>,
+    pub cache: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    // kind = "token"
+    pub header: Option<Spanned<String>>,
+    pub keys: Option<Spanned<Vec<RawTokenKey>>>,
+}
+
+/// One key of a `token` provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenKey {
+    pub id: String,
+    pub value: String,
 }
 
 /// One `[[route]]`.

@@ -13,8 +13,7 @@ use toml::Spanned;
 use super::raw::{RawConfig, RawRoute, RawServer, RawTls};
 use super::units::{parse_duration, parse_size};
 use super::{
-    Admin, Config, HostName, LoadError, Problem, Route, RouteAuth, Server, Timeouts, Tls,
-    Unmatched, Upstream,
+    Admin, Config, HostName, LoadError, Problem, Route, Server, Timeouts, Tls, Unmatched, Upstream,
 };
 use crate::route::{Pattern, Router};
 use crate::sanitize::forwarded::TrustedProxies;
@@ -114,13 +113,36 @@ pub(super) fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Config, 
         }
         Some(Admin { listen })
     });
+    let providers = auth::check_providers(&mut checker, &raw.auth, base_dir);
+    let broken: Vec<String> = raw
+        .auth
+        .keys()
+        .filter(|name| !providers.contains_key(*name))
+        .cloned()
+        .collect();
     let max_body = server.as_ref().map_or(1 << 20, |s| s.max_body);
-    let routes = check_routes(&mut checker, &raw.routes, max_body, &mut warnings);
+    let context = RouteContext {
+        providers: &providers,
+        broken: &broken,
+        max_body,
+    };
+    let routes = check_routes(&mut checker, &raw.routes, &context, &mut warnings);
+    if let Some((routes, _)) = &routes {
+        for name in providers.keys() {
+            let used = routes
+                .iter()
+                .any(|r| r.auth.providers.iter().any(|p| p.name() == name));
+            if !used {
+                warnings.push(format!("auth.{name} is not used by any route"));
+            }
+        }
+    }
 
     match (server, routes) {
         (Some(server), Some((routes, router))) if checker.problems.is_empty() => Ok(Config {
             server,
             admin,
+            providers,
             routes,
             router,
             warnings,
@@ -183,10 +205,6 @@ fn key_of(path: &serde_path_to_error::Path) -> String {
 }
 
 fn refuse_unbuilt_sections(checker: &mut Checker<'_>, raw: &RawConfig) {
-    for (name, table) in &raw.auth {
-        let key = format!("auth.{name}");
-        checker.report(key, Some(table.span()), not_built("authentication"));
-    }
     if let Some(cors) = &raw.cors {
         checker.report("cors", Some(cors.span()), not_built("CORS"));
     }
@@ -378,10 +396,19 @@ fn check_tls(checker: &mut Checker<'_>, raw: &RawTls, base_dir: &Path) -> Option
 /// Checked routes in file order, and the same routes indexed for matching.
 type CheckedRoutes = (Vec<Arc<Route>>, Router<Arc<Route>>);
 
+/// What every route is checked against.
+struct RouteContext<'a> {
+    providers: &'a auth::Providers,
+    /// Providers whose own tables have errors, so routes naming them need not say so again.
+    broken: &'a [String],
+    /// `server.max_body`, the default for routes.
+    max_body: u64,
+}
+
 fn check_routes(
     checker: &mut Checker<'_>,
     raw: &[RawRoute],
-    server_max_body: u64,
+    context: &RouteContext<'_>,
     warnings: &mut Vec<String>,
 ) -> Option<CheckedRoutes> {
     if raw.is_empty() {
@@ -391,7 +418,7 @@ fn check_routes(
     let mut router = Router::new();
     let mut ok = true;
     for (index, raw_route) in raw.iter().enumerate() {
-        let Some(route) = check_route(checker, index, raw_route, server_max_body) else {
+        let Some(route) = check_route(checker, index, raw_route, context) else {
             ok = false;
             continue;
         };
@@ -414,10 +441,10 @@ fn check_route(
     checker: &mut Checker<'_>,
     index: usize,
     raw: &RawRoute,
-    server_max_body: u64,
+    context: &RouteContext<'_>,
 ) -> Option<Route> {
     let key = |name: &str| format!("route[{index}].{name}");
-    let unbuilt: [(&str, Option<Range<usize>>, &str); 9] = [
+    let unbuilt: [(&str, Option<Range<usize>>, &str); 8] = [
         (
             "rate_limit",
             raw.rate_limit.as_ref().map(|v| v.span()),
@@ -437,11 +464,6 @@ fn check_route(
             "params",
             raw.params.as_ref().map(|v| v.span()),
             "path parameter validation",
-        ),
-        (
-            "require",
-            raw.require.as_ref().map(|v| v.span()),
-            "claim requirements",
         ),
         (
             "cors",
@@ -480,24 +502,12 @@ fn check_route(
             .map(Some),
         None => Some(None),
     };
-    let auth = match &raw.auth {
-        Some(value) => checker.check(&key("auth"), value, parse_route_auth),
-        None => {
-            checker.report(
-                key("path"),
-                Some(raw.path.span()),
-                "the route has no `auth`: say auth = \"none\" for a public route, \
-                 so that no route is left open by omission"
-                    .to_owned(),
-            );
-            None
-        }
-    };
+    let auth = auth::check_route_auth(checker, index, raw, context.providers, context.broken);
     let max_body = match &raw.max_body {
         Some(size) => checker.check(&key("max_body"), size, |s| {
             parse_size(s, 1, MAX_BODY_CEILING)
         }),
-        None => Some(server_max_body),
+        None => Some(context.max_body),
     };
 
     let pattern = pattern?;
@@ -509,17 +519,6 @@ fn check_route(
         auth: auth?,
         max_body: max_body?,
     })
-}
-
-fn parse_route_auth(value: &toml::Value) -> Result<RouteAuth, String> {
-    match value {
-        toml::Value::String(s) if s == "none" => Ok(RouteAuth::None),
-        toml::Value::String(_) | toml::Value::Array(_) => Err(not_built("authentication")),
-        other => Err(format!(
-            "must be a provider name, \"none\" or a list of provider names, not a {}",
-            other.type_str()
-        )),
-    }
 }
 
 /// The methods a route may list.
@@ -691,6 +690,8 @@ pub(crate) fn parse_host_entry(text: &str) -> Result<HostName, String> {
     }
     Ok(HostName { name, port })
 }
+
+mod auth;
 
 #[cfg(test)]
 mod tests;

@@ -79,6 +79,7 @@ fn protections_not_built_yet_refuse_to_load() {
         "[cors]\norigins = [\"https://a.com\"]\n",
         "[rate_limit]\nstore = \"memory\"\n",
         "[auth.supabase]\nkind = \"jwt\"\n",
+        "[auth.supabase]\nkind = \"remote\"\n",
         "[secrets]\ndeny = []\n",
     ];
     for extra in cases {
@@ -88,21 +89,115 @@ fn protections_not_built_yet_refuse_to_load() {
             "{extra}: {all:?}"
         );
     }
-    for key in [
-        "rate_limit = \"auth\"",
-        "body = \"schemas/x.json\"",
-        "require = { aal = \"aal2\" }",
-    ] {
+    for key in ["rate_limit = \"auth\"", "body = \"schemas/x.json\""] {
         let all = problems(&format!("{MINIMAL}{key}\n"));
         assert!(
             all.iter().any(|p| p.contains("not implemented")),
             "{key}: {all:?}"
         );
     }
-    let all = problems(&MINIMAL.replace("auth = \"none\"", "auth = \"supabase\""));
+}
+
+const CRON: &str =
+    "\n[auth.cron]\nkind = \"token\"\nkeys = [{ id = \"current\", value = \"file:cron.key\" }]\n";
+
+/// Loads `text` with a `cron.key` file beside it.
+fn load_with_key(text: &str) -> Result<Config, LoadError> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cron.key"), "cron-secret-value-1234\n").unwrap();
+    parse(text, Path::new("palisade.toml"), dir.path())
+}
+
+#[test]
+fn token_provider_and_route_auth_load() {
+    let text = MINIMAL.replace(
+        "auth = \"none\"",
+        "auth = [\"cron\"]\nrequire = { role = \"x\" }",
+    );
+    let config = load_with_key(&format!("{text}{CRON}")).unwrap();
+    assert_eq!(config.routes[0].auth.providers[0].name(), "cron");
+    assert!(!config.routes[0].auth.require.is_empty());
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+}
+
+#[test]
+fn auth_mistakes_are_named_by_key() {
+    let named = |text: String, key: &str, says: &str| {
+        let all = match load_with_key(&text) {
+            Ok(_) => panic!("should have been refused:\n{text}"),
+            Err(errors) => errors
+                .problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        };
+        assert!(
+            all.iter().any(|p| p.contains(key) && p.contains(says)),
+            "{key}: {all:?}"
+        );
+    };
+    let route = |auth: &str| MINIMAL.replace("auth = \"none\"", auth);
+    named(
+        route("auth = \"supabase\""),
+        "route[0].auth",
+        "no [auth.supabase]",
+    );
+    named(
+        format!("{}{CRON}", route("auth = [\"none\", \"cron\"]")),
+        "route[0].auth",
+        "mixes",
+    );
+    named(
+        format!("{}{CRON}", route("auth = []")),
+        "route[0].auth",
+        "provider names",
+    );
+    named(
+        format!("{}{CRON}", route("auth = [\"cron\", \"cron\"]")),
+        "route[0].auth",
+        "twice",
+    );
+    named(
+        route("auth = \"none\"\nrequire = { aal = \"aal2\" }"),
+        "route[0].require",
+        "public",
+    );
+    named(
+        format!(
+            "{}{CRON}",
+            route("auth = \"cron\"\nrequire = { role = [] }")
+        ),
+        "route[0].require",
+        "no value",
+    );
+    let text = format!(
+        "{}{}",
+        route("auth = \"cron\""),
+        CRON.replace("kind", "url = \"x\"\nkind")
+    );
+    named(text, "auth.cron.url", "not a setting of a token provider");
+    let text = format!(
+        "{}{}",
+        route("auth = \"cron\""),
+        CRON.replace("file:cron.key", "hunter2")
+    );
+    named(text, "auth.cron.keys[0].value", "reference");
+    let text = format!(
+        "{}{}",
+        route("auth = \"cron\""),
+        CRON.replace("\"token\"", "\"magic\"")
+    );
+    named(text, "auth.cron.kind", "not one of");
+}
+
+#[test]
+fn an_unused_provider_is_a_warning() {
+    let config = load_with_key(&format!("{MINIMAL}{CRON}")).unwrap();
     assert!(
-        all[0].contains("route[0].auth") && all[0].contains("not implemented"),
-        "{all:?}"
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("auth.cron is not used"))
     );
 }
 
