@@ -55,6 +55,15 @@ max_body = "1KiB"
 [[route]]
 path = "/api/slow"
 auth = "none"
+
+[auth.cron]
+kind = "token"
+keys = [{ id = "demo", value = "file:cron.token" }]
+
+[[route]]
+path = "/api/cron/[job]"
+methods = ["POST"]
+auth = "cron"
 "#;
 
 /// One demonstrated protection: what to type, and what the answer must be.
@@ -151,6 +160,30 @@ const SCENARIOS: &[Scenario] = &[
         absent: &[],
     },
     Scenario {
+        title: "A service route refuses a caller without its token",
+        curl: "curl -i -X POST http://{addr}/api/cron/cleanup",
+        request: "POST /api/cron/cleanup\r\nContent-Length: 0",
+        body: b"",
+        status: 401,
+        absent: &[],
+    },
+    Scenario {
+        title: "...and one with a wrong token",
+        curl: "curl -i -X POST -H 'Authorization: Bearer guess' http://{addr}/api/cron/cleanup",
+        request: "POST /api/cron/cleanup\r\nAuthorization: Bearer guess\r\nContent-Length: 0",
+        body: b"",
+        status: 401,
+        absent: &[],
+    },
+    Scenario {
+        title: "The right token is admitted, and the app learns the key id (x-palisade-client)",
+        curl: "curl -i -X POST -H 'Authorization: Bearer {token}' http://{addr}/api/cron/cleanup",
+        request: "POST /api/cron/cleanup\r\nAuthorization: Bearer {token}\r\nContent-Length: 0",
+        body: b"",
+        status: 200,
+        absent: &[],
+    },
+    Scenario {
         title: "A slow upstream is cut off with 504",
         curl: "curl -i http://{addr}/api/slow",
         request: "GET /api/slow",
@@ -186,11 +219,18 @@ pub async fn run(listen: SocketAddr, self_test: bool) -> anyhow::Result<ExitCode
     let upstream_addr = upstream.local_addr()?;
     tokio::spawn(serve_upstream(upstream));
 
+    // The demo's service token: made up for this run, kept in a file as a real one would be.
+    let token = format!("demo-{:032x}", fastrand::u128(..));
+    let dir = std::env::temp_dir().join(format!("palisade-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).context("cannot create the demo's folder")?;
+    std::fs::write(dir.join("cron.token"), &token).context("cannot write the demo token")?;
+
     let text = DEMO_CONFIG
         .replace("{listen}", &listen.to_string())
         .replace("{upstream}", &upstream_addr.to_string());
-    let config = Config::parse(&text, Path::new("<demo>"), Path::new("."))
-        .map_err(|e| anyhow::anyhow!("the demo config is invalid:\n{e}"))?;
+    let config = Config::parse(&text, Path::new("<demo>"), &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = config.map_err(|e| anyhow::anyhow!("the demo config is invalid:\n{e}"))?;
     let bound = Bound::bind(config)
         .await
         .with_context(|| format!("try another address with --listen (was {listen})"))?;
@@ -205,14 +245,14 @@ pub async fn run(listen: SocketAddr, self_test: bool) -> anyhow::Result<ExitCode
     }));
 
     let code = if self_test {
-        let failures = self_check(addr).await;
+        let failures = self_check(addr, &token).await;
         if failures == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
         }
     } else {
-        print_guide(addr, admin);
+        print_guide(addr, admin, &token);
         let _ = tokio::signal::ctrl_c().await;
         ExitCode::SUCCESS
     };
@@ -221,13 +261,17 @@ pub async fn run(listen: SocketAddr, self_test: bool) -> anyhow::Result<ExitCode
     Ok(code)
 }
 
-fn print_guide(addr: SocketAddr, admin: Option<SocketAddr>) {
+fn print_guide(addr: SocketAddr, admin: Option<SocketAddr>, token: &str) {
     let addr = addr.to_string();
     println!("\npalisade demo: the gateway on http://{addr}, in front of an example upstream");
     println!("that answers with what it received. Paste these in another terminal:\n");
     for (i, scenario) in SCENARIOS.iter().enumerate() {
         println!("{}. {} (expect {})", i + 1, scenario.title, scenario.status);
-        println!("   {}\n", scenario.curl.replace("{addr}", &addr));
+        let curl = scenario
+            .curl
+            .replace("{addr}", &addr)
+            .replace("{token}", token);
+        println!("   {curl}\n");
     }
     if let Some(admin) = admin {
         println!("Metrics: curl http://{admin}/metrics   Health: curl http://{admin}/healthz\n");
@@ -236,10 +280,10 @@ fn print_guide(addr: SocketAddr, admin: Option<SocketAddr>) {
 }
 
 /// Sends every scenario's request and checks the answer; returns the number of failures.
-async fn self_check(addr: SocketAddr) -> usize {
+async fn self_check(addr: SocketAddr, token: &str) -> usize {
     let mut failures = 0;
     for scenario in SCENARIOS {
-        let outcome = send(addr, scenario).await;
+        let outcome = send(addr, scenario, token).await;
         let verdict = match &outcome {
             Ok((status, _)) if *status != scenario.status => {
                 format!("FAIL: got {status}, expected {}", scenario.status)
@@ -268,11 +312,13 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 /// Sends one scenario's request as raw HTTP/1.1, so nothing normalises it on the way.
-async fn send(addr: SocketAddr, scenario: &Scenario) -> anyhow::Result<(u16, Vec<u8>)> {
-    let (line, extra) = scenario
-        .request
-        .split_once("\r\n")
-        .unwrap_or((scenario.request, ""));
+async fn send(
+    addr: SocketAddr,
+    scenario: &Scenario,
+    token: &str,
+) -> anyhow::Result<(u16, Vec<u8>)> {
+    let request = scenario.request.replace("{token}", token);
+    let (line, extra) = request.split_once("\r\n").unwrap_or((&request, ""));
     let mut head = format!("{line} HTTP/1.1\r\nConnection: close\r\n");
     if !extra.contains("Host:") {
         head.push_str(&format!("Host: {addr}\r\n"));
