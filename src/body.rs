@@ -109,10 +109,10 @@ where
         }
         // With a known length, hyper stops polling after the last byte instead of waiting
         // for the end of the stream.
-        if this.inner.is_end_stream() {
-            if let Some(sent) = this.sent.take() {
-                let _ = sent.send(());
-            }
+        if this.inner.is_end_stream()
+            && let Some(sent) = this.sent.take()
+        {
+            let _ = sent.send(());
         }
         Poll::Ready(Some(Ok(frame)))
     }

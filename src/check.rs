@@ -108,6 +108,13 @@ pub fn report(config: &Config) -> String {
 /// One line about a provider, naming key ids but never key material.
 fn describe(provider: &Provider) -> String {
     match provider {
+        Provider::Jwt(jwt) => {
+            let cookie = jwt
+                .cookie()
+                .map(|c| format!(", session cookie `{c}`"))
+                .unwrap_or_default();
+            format!("user tokens (JWT), {} key(s){cookie}", jwt.key_count())
+        }
         Provider::Token(token) => format!(
             "service tokens in `{}`, keys {}",
             token.header(),

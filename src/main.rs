@@ -175,10 +175,10 @@ fn init_logs(format: LogFormat, to: LogTo) {
     // PALISADE_LOG tunes diagnostics; the access log stays on unless it names it explicitly.
     let directives = std::env::var("PALISADE_LOG").unwrap_or_else(|_| "info".to_owned());
     let mut filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    if !directives.contains("palisade::access") {
-        if let Ok(access) = "palisade::access=info".parse() {
-            filter = filter.add_directive(access);
-        }
+    if !directives.contains("palisade::access")
+        && let Ok(access) = "palisade::access=info".parse()
+    {
+        filter = filter.add_directive(access);
     }
     let (writer, terminal) = match to {
         LogTo::Stdout => (

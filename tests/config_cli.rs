@@ -204,7 +204,7 @@ fn run_refuses_a_config_that_asks_for_an_unbuilt_protection() {
             "rate_limit",
         ),
         (
-            "[auth.supabase]\nkind = \"jwt\"\nsecret = \"env:NOPE\"\n\
+            "[auth.supabase]\nkind = \"remote\"\nurl = \"https://x.supabase.co/auth/v1/user\"\n\
              [[route]]\npath = \"/api/me\"\nauth = \"supabase\"\n",
             "auth.supabase",
         ),

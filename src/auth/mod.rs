@@ -6,6 +6,7 @@
 //! loaded, its auth server is down) makes it a 503, never a pass. An admitted caller that lacks
 //! the claims the route requires gets 403.
 
+pub mod jwt;
 pub mod require;
 pub mod session_cookie;
 pub mod token;
@@ -16,6 +17,7 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
 use crate::error::Rejection;
+use jwt::JwtProvider;
 use require::Requirements;
 use token::TokenProvider;
 
@@ -59,7 +61,9 @@ pub enum Outcome {
 /// A configured `[auth.NAME]` provider.
 #[derive(Debug)]
 pub enum Provider {
-    /// `kind = "token"`.
+    /// `kind = "jwt"`: user tokens verified locally.
+    Jwt(JwtProvider),
+    /// `kind = "token"`: pre-shared service tokens.
     Token(TokenProvider),
 }
 
@@ -67,12 +71,14 @@ impl Provider {
     /// The provider's name in the config.
     pub fn name(&self) -> &str {
         match self {
+            Provider::Jwt(p) => p.name(),
             Provider::Token(p) => p.name(),
         }
     }
 
     async fn authenticate(&self, headers: &HeaderMap) -> Outcome {
         match self {
+            Provider::Jwt(p) => p.authenticate(headers),
             Provider::Token(p) => p.authenticate(headers),
         }
     }

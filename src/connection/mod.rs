@@ -166,12 +166,11 @@ where
                 connection.as_mut().graceful_shutdown();
             }
             _ = tick.tick(), if !closing && idle.is_some() => {
-                if let Some((activity, limit)) = idle {
-                    if activity.idle_for() >= limit {
+                if let Some((activity, limit)) = idle
+                    && activity.idle_for() >= limit {
                         closing = true;
                         connection.as_mut().graceful_shutdown();
                     }
-                }
             }
         }
     }

@@ -47,16 +47,16 @@ pub struct Peer {
 
 /// The request id: a proxy's the operator runs, when well-formed, else a fresh random one.
 pub fn request_id(parts: &Parts, peer: &Peer) -> HeaderValue {
-    if peer.trust == Trust::Full {
-        if let Some(id) = parts.headers.get(&X_REQUEST_ID) {
-            let valid = (1..=128).contains(&id.len())
-                && id
-                    .as_bytes()
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b));
-            if valid {
-                return id.clone();
-            }
+    if peer.trust == Trust::Full
+        && let Some(id) = parts.headers.get(&X_REQUEST_ID)
+    {
+        let valid = (1..=128).contains(&id.len())
+            && id
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b));
+        if valid {
+            return id.clone();
         }
     }
     new_request_id()

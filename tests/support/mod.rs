@@ -137,10 +137,10 @@ impl Setup {
                     gateway.stderr_text()
                 ));
             }
-            if let Ok(response) = get(admin, "/healthz").await {
-                if response.status == 200 {
-                    return Ok(gateway);
-                }
+            if let Ok(response) = get(admin, "/healthz").await
+                && response.status == 200
+            {
+                return Ok(gateway);
             }
             if started.elapsed() > DEADLINE {
                 return Err(format!("no /healthz within {DEADLINE:?}"));

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::{Checker, not_built};
+use crate::auth::jwt::{JwtProvider, KeySet, Rules};
 use crate::auth::require::Requirements;
 use crate::auth::token::TokenProvider;
 use crate::auth::{Provider, RouteAuth};
@@ -71,14 +72,7 @@ fn check_provider(
                 }
             }
         }
-        "jwt" => {
-            checker.report(
-                key("kind"),
-                Some(raw.kind.span()),
-                not_built("`jwt` authentication"),
-            );
-            None
-        }
+        "jwt" => check_jwt(checker, name, raw, base_dir).map(Provider::Jwt),
         "remote" => {
             let message = not_built("`remote` authentication");
             checker.report(key("kind"), Some(raw.kind.span()), message);
@@ -90,6 +84,146 @@ fn check_provider(
             None
         }
     }
+}
+
+fn check_jwt(
+    checker: &mut Checker<'_>,
+    name: &str,
+    raw: &RawProvider,
+    base_dir: &Path,
+) -> Option<JwtProvider> {
+    let key = |field: &str| format!("auth.{name}.{field}");
+    let span = |value: &Option<Spanned<String>>| value.as_ref().map(Spanned::span);
+    refuse_foreign(
+        checker,
+        name,
+        "jwt",
+        &[
+            ("url", span(&raw.url)),
+            ("headers", raw.headers.as_ref().map(Spanned::span)),
+            ("cache", span(&raw.cache)),
+            ("timeout", span(&raw.timeout)),
+            ("header", span(&raw.header)),
+            ("keys", raw.keys.as_ref().map(Spanned::span)),
+        ],
+    );
+    for (field, value, what) in [
+        (
+            "jwks_url",
+            &raw.jwks_url,
+            "fetching a key set from `jwks_url`",
+        ),
+        ("fallback", &raw.fallback, "`fallback` to another provider"),
+    ] {
+        if let Some(value) = value {
+            checker.report(key(field), Some(value.span()), not_built(what));
+        }
+    }
+    let errors_before = checker.problems.len();
+
+    let algorithm = match &raw.algorithm {
+        Some(text) => checker.check(&key("algorithm"), text, |a| {
+            a.parse::<jsonwebtoken::Algorithm>()
+                .map(Some)
+                .map_err(|_| format!("`{a}` is not a JWS algorithm such as \"ES256\" or \"RS256\""))
+        })?,
+        None => None,
+    };
+    let mut keys: Option<KeySet> = None;
+    let sources = [
+        ("secret", &raw.secret),
+        ("public_key", &raw.public_key),
+        ("jwks_file", &raw.jwks_file),
+    ];
+    for (field, value) in sources {
+        let Some(value) = value else { continue };
+        let set = match field {
+            "secret" => secret::resolve(value.get_ref(), base_dir).and_then(|secret| {
+                KeySet::from_secret(secret.expose(), algorithm).map_err(|e| e.to_string())
+            }),
+            "public_key" => read_file(value.get_ref(), base_dir).and_then(|pem| {
+                KeySet::from_public_pem(&pem, algorithm).map_err(|e| e.to_string())
+            }),
+            _ => read_file(value.get_ref(), base_dir)
+                .and_then(|json| KeySet::from_jwks(&json).map_err(|e| e.to_string())),
+        };
+        let merged = set.and_then(|set| match keys.take() {
+            Some(existing) => existing.merge(set).map_err(|e| e.to_string()),
+            None => Ok(set),
+        });
+        match merged {
+            Ok(merged) => keys = Some(merged),
+            Err(message) => checker.report(key(field), Some(value.span()), message),
+        }
+    }
+    let no_source = sources.iter().all(|(_, value)| value.is_none());
+    if no_source && raw.jwks_url.is_none() {
+        let message = "a jwt provider needs a key source: `jwks_url`, `jwks_file`, \
+                       `public_key` or `secret`"
+            .to_owned();
+        checker.report(key("kind"), Some(raw.kind.span()), message);
+    }
+
+    let mut rules = Rules {
+        issuer: raw.issuer.as_ref().map(|issuer| issuer.get_ref().clone()),
+        ..Rules::default()
+    };
+    if let Some(audience) = &raw.audience {
+        rules.audience = checker.check(&key("audience"), audience, |value| match value {
+            toml::Value::String(one) => Ok(vec![one.clone()]),
+            toml::Value::Array(items) if !items.is_empty() => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| "must be a string or a list of strings".to_owned()),
+            _ => Err("must be a string or a non-empty list of strings".to_owned()),
+        });
+    }
+    if let Some(leeway) = &raw.leeway {
+        let max = crate::auth::jwt::MAX_LEEWAY;
+        let parsed = checker.check(&key("leeway"), leeway, |text| {
+            crate::config::parse_duration(text, std::time::Duration::ZERO, max)
+        });
+        if let Some(value) = parsed {
+            rules.leeway = value;
+        }
+    }
+    if let Some(claims) = &raw.required_claims {
+        rules.required_claims = claims.get_ref().clone();
+    }
+    let cookie = match &raw.cookie {
+        Some(name) => checker.check(&key("cookie"), name, |n| {
+            let valid = !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if valid {
+                Ok(n.clone())
+            } else {
+                Err(format!("`{n}` is not a cookie name"))
+            }
+        }),
+        None => None,
+    };
+
+    if checker.problems.len() > errors_before {
+        return None;
+    }
+    Some(JwtProvider::new(name, keys?, rules, cookie))
+}
+
+/// Reads a key file named by a plain path or a `file:` reference, relative to the config.
+fn read_file(path: &str, base_dir: &Path) -> Result<Vec<u8>, String> {
+    let path = path.strip_prefix("file:").unwrap_or(path);
+    let full = base_dir.join(path);
+    let metadata =
+        std::fs::metadata(&full).map_err(|e| format!("cannot read `{}`: {e}", full.display()))?;
+    if !metadata.is_file() || metadata.len() > 1 << 20 {
+        return Err(format!(
+            "`{}` is not a regular file under 1 MiB",
+            full.display()
+        ));
+    }
+    std::fs::read(&full).map_err(|e| format!("cannot read `{}`: {e}", full.display()))
 }
 
 /// The keys set on a token provider that belong to other kinds.

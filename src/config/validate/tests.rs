@@ -78,7 +78,7 @@ fn protections_not_built_yet_refuse_to_load() {
     let cases = [
         "[cors]\norigins = [\"https://a.com\"]\n",
         "[rate_limit]\nstore = \"memory\"\n",
-        "[auth.supabase]\nkind = \"jwt\"\n",
+        "[auth.supabase]\nkind = \"jwt\"\njwks_url = \"https://x.supabase.co/jwks\"\n",
         "[auth.supabase]\nkind = \"remote\"\n",
         "[secrets]\ndeny = []\n",
     ];
@@ -470,5 +470,36 @@ fn unknown_methods_and_common_slips_get_advice() {
     assert!(
         all[0].contains("server.upstream_timeout") && all[0].contains("unit"),
         "{all:?}"
+    );
+}
+
+#[test]
+fn a_jwt_provider_needs_a_usable_key_source() {
+    let route = MINIMAL.replace("auth = \"none\"", "auth = \"supabase\"");
+    let all = problems(&format!("{route}\n[auth.supabase]\nkind = \"jwt\"\n"));
+    assert!(
+        all.iter()
+            .any(|p| p.contains("auth.supabase.kind") && p.contains("key source"))
+    );
+
+    let short = format!("{route}\n[auth.supabase]\nkind = \"jwt\"\nsecret = \"file:cron.key\"\n");
+    let all = match load_with_key(&short) {
+        Ok(_) => panic!("a 22-byte HMAC secret must be refused"),
+        Err(errors) => errors
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+    };
+    assert!(
+        all.iter().any(|p| p.contains("auth.supabase.secret")),
+        "{all:?}"
+    );
+
+    let foreign = format!("{route}\n[auth.supabase]\nkind = \"jwt\"\nkeys = []\n");
+    let all = problems(&foreign);
+    assert!(
+        all.iter()
+            .any(|p| p.contains("auth.supabase.keys") && p.contains("jwt provider"))
     );
 }
