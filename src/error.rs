@@ -3,16 +3,16 @@
 //! A rejection carries what the log needs (a short machine-readable reason) and maps to exactly
 //! one status and one short public message. Details stay in the log, never in the response.
 
+use crate::upstream::UpstreamBody;
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
 
 use crate::sanitize::path::{PathRejected, QueryRejected};
 
 /// The body of every response the gateway sends: the upstream's, streamed, or its own.
-pub type ResponseBody = Either<Incoming, Full<Bytes>>;
+pub type ResponseBody = Either<UpstreamBody, Full<Bytes>>;
 
 /// Why a request was refused or could not be served.
 #[derive(Debug, Clone, thiserror::Error)]

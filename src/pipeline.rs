@@ -7,14 +7,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use hyper::body::Incoming;
 
 use crate::access_log::{self, Entry};
 use crate::auth;
 use crate::config::{Config, Unmatched};
 use crate::error::{Rejection, ResponseBody};
-use crate::route::Match;
+use crate::route::{self, Match};
 use crate::sanitize::{self, Peer, X_REQUEST_ID};
 use crate::upstream::Upstream;
 
@@ -112,6 +112,10 @@ async fn run_stages(
     outcome.client_ip = sanitized.client_ip;
 
     // 2. route: match the decoded path, then the method.
+    if !route::is_known_method(&parts.method) {
+        let allow = HeaderValue::from_static(route::ALL_KNOWN_METHODS);
+        return Err(Rejection::MethodNotAllowed { allow });
+    }
     let route = match gateway
         .config
         .router

@@ -7,6 +7,18 @@
 use std::fmt;
 use std::ops::Range;
 
+/// The methods palisade routes: those Next.js route handlers export. Any other (`TRACE`,
+/// `CONNECT`, made-up tokens) gets 405 on every path, whatever the routes say.
+pub const KNOWN_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// The `Allow` value for a method palisade does not route at all.
+pub const ALL_KNOWN_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
+/// Whether `method` is one palisade routes.
+pub fn is_known_method(method: &Method) -> bool {
+    KNOWN_METHODS.contains(&method.as_str())
+}
+
 use http::Method;
 
 mod pattern;

@@ -135,6 +135,7 @@ impl Bound {
         let limits = Limits {
             header_timeout: server.timeouts.header,
             idle_timeout: server.timeouts.idle,
+            send_timeout: server.timeouts.send,
         };
         let protocols = Arc::new(Protocols::new(limits));
         let (stop, stopping) = watch::channel(false);

@@ -17,12 +17,42 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::body::{BodyError, LimitedBody};
 use crate::config::{Timeouts, Upstream as UpstreamConfig};
 use crate::error::{Rejection, ResponseBody};
 use crate::sanitize::headers;
+
+pin_project_lite::pin_project! {
+    /// The upstream's response body, streamed to the client; the request counts as in flight
+    /// upstream until this is done or dropped.
+    pub struct UpstreamBody {
+        #[pin]
+        inner: Incoming,
+        _slot: OwnedSemaphorePermit,
+    }
+}
+
+impl http_body::Body for UpstreamBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, hyper::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 /// The body palisade sends upstream: the client's, limited and timed.
 pub type RequestBody = LimitedBody<Incoming>;
@@ -101,7 +131,7 @@ impl Upstream {
 
         // A bounded number of requests in flight upstream; past it, refuse at once (503)
         // rather than queue: a queue would only hide the overload and hold more connections.
-        let Ok(_slot) = self.slots.try_acquire() else {
+        let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
             tracing::warn!(upstream.addr = %self.authority, "too many requests in flight upstream");
             return Err(Rejection::Overloaded);
         };
@@ -117,13 +147,13 @@ impl Upstream {
         if let Some(sent) = body_sent.as_mut() {
             let upload = tokio::time::sleep(self.body_timeout + Duration::from_secs(1));
             tokio::select! {
-                result = &mut exchange => return self.finish(result),
+                result = &mut exchange => return self.finish(result, slot),
                 _ = sent => {}
                 () = upload => return Err(self.timed_out()),
             }
         }
         match tokio::time::timeout(self.response_timeout, exchange).await {
-            Ok(result) => self.finish(result),
+            Ok(result) => self.finish(result, slot),
             Err(_) => Err(self.timed_out()),
         }
     }
@@ -133,13 +163,19 @@ impl Upstream {
         Rejection::UpstreamTimeout
     }
 
+    /// The upstream's response, holding its in-flight `slot` until the body is done.
     fn finish(
         &self,
         result: Result<Response<Incoming>, hyper_util::client::legacy::Error>,
+        slot: OwnedSemaphorePermit,
     ) -> Result<Response<ResponseBody>, Rejection> {
         let response = result.map_err(|error| self.classify(&error))?;
         let (mut head, body) = response.into_parts();
         headers::clean_response(&mut head.headers);
+        let body = UpstreamBody {
+            inner: body,
+            _slot: slot,
+        };
         Ok(Response::from_parts(head, Either::Left(body)))
     }
 

@@ -110,6 +110,9 @@ pub struct Timeouts {
     pub header: Duration,
     /// How long an HTTP/2 connection may have no request in flight before it is closed.
     pub idle: Duration,
+    /// How long a response may wait for the client to read more of it before the connection
+    /// is closed.
+    pub send: Duration,
     /// To receive a whole request body once the headers are in (then 408).
     pub body: Duration,
     /// For the upstream to answer with its response headers (then 504).

@@ -41,6 +41,7 @@ pub struct RawServer {
     pub header_timeout: Option<Spanned<String>>,
     pub body_timeout: Option<Spanned<String>>,
     pub idle_timeout: Option<Spanned<String>>,
+    pub send_timeout: Option<Spanned<String>>,
     pub upstream_timeout: Option<Spanned<String>>,
     pub shutdown_timeout: Option<Spanned<String>>,
     pub max_connections: Option<Spanned<u32>>,

@@ -15,7 +15,7 @@ use super::units::{parse_duration, parse_size};
 use super::{
     Admin, Config, HostName, LoadError, Problem, Route, Server, Timeouts, Tls, Unmatched, Upstream,
 };
-use crate::route::{Pattern, Router};
+use crate::route::{KNOWN_METHODS, Pattern, Router};
 use crate::sanitize::forwarded::TrustedProxies;
 use crate::secret;
 
@@ -311,12 +311,14 @@ fn check_timeouts(checker: &mut Checker<'_>, raw: &RawServer) -> Option<Timeouts
     let header = one("header_timeout", &raw.header_timeout, 10 * SECOND);
     let body = one("body_timeout", &raw.body_timeout, 30 * SECOND);
     let idle = one("idle_timeout", &raw.idle_timeout, 60 * SECOND);
+    let send = one("send_timeout", &raw.send_timeout, 30 * SECOND);
     let upstream = one("upstream_timeout", &raw.upstream_timeout, 30 * SECOND);
     let shutdown = one("shutdown_timeout", &raw.shutdown_timeout, 30 * SECOND);
     Some(Timeouts {
         header: header?,
         body: body?,
         idle: idle?,
+        send: send?,
         upstream: upstream?,
         shutdown: shutdown?,
     })
@@ -520,9 +522,6 @@ fn check_route(
         max_body: max_body?,
     })
 }
-
-/// The methods a route may list.
-const KNOWN_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 fn parse_methods(list: &[String]) -> Result<Vec<Method>, String> {
     if list.is_empty() {

@@ -11,6 +11,7 @@
 mod activity;
 mod stream;
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,15 +22,20 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::pipeline::{self, Gateway};
 use crate::sanitize::Peer;
 use activity::{Activity, TrackedBody};
-use stream::{Protocol, WatchedStream, answer_timeout, sniff};
+use stream::{Protocol, Sniffed, WatchedStream, answer_timeout, sniff};
 
-/// How often an HTTP/2 connection checks whether it has been idle too long.
+/// How often a connection checks whether it has been idle too long.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// How long a connection asked to close may stay open with no request in flight: enough for
+/// GOAWAY to go out, not enough for a client that ignores it to hold on.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// The limits every client connection gets.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +44,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// How long an HTTP/2 connection may have no request in flight.
     pub idle_timeout: Duration,
+    /// How long a response may wait for the client to read it.
+    pub send_timeout: Duration,
 }
 
 /// The HTTP/1.1 and HTTP/2 settings, built once and shared by every connection.
@@ -45,15 +53,26 @@ pub struct Limits {
 pub struct Protocols {
     http1: auto::Builder<TokioExecutor>,
     http2: auto::Builder<TokioExecutor>,
+    header_timeout: Duration,
 }
 
 impl Protocols {
     /// Settings for `limits`.
     pub fn new(limits: Limits) -> Protocols {
         Protocols {
-            http1: http1(limits),
+            http1: http1(limits.header_timeout),
             http2: http2(),
+            header_timeout: limits.header_timeout,
         }
+    }
+
+    /// The HTTP/1.1 settings, with only `left` for the first request head when sniffing the
+    /// protocol already took some of the header time.
+    fn http1_within(&self, left: Duration) -> Cow<'_, auto::Builder<TokioExecutor>> {
+        if left + Duration::from_millis(50) >= self.header_timeout {
+            return Cow::Borrowed(&self.http1);
+        }
+        Cow::Owned(http1(left.max(Duration::from_millis(1))))
     }
 }
 
@@ -73,7 +92,7 @@ pub struct Connection {
 
 impl Connection {
     /// Serves the connection until it closes or `shutdown` turns true.
-    pub async fn serve(self, socket: TcpStream, shutdown: watch::Receiver<bool>) {
+    pub async fn serve(self, socket: TcpStream, mut shutdown: watch::Receiver<bool>) {
         let Connection {
             gateway,
             protocols,
@@ -81,7 +100,8 @@ impl Connection {
             limits,
             peer,
         } = self;
-        let (mut stream, dispatched) = WatchedStream::new(socket);
+        let accepted = Instant::now();
+        let (mut stream, dispatched) = WatchedStream::new(socket, limits.send_timeout);
         let activity = Activity::new();
         let service = {
             let activity = Arc::clone(&activity);
@@ -97,19 +117,27 @@ impl Connection {
         };
 
         let Some(acceptor) = tls else {
-            let Some(protocol) = sniff(&mut stream, limits.header_timeout).await else {
-                tracing::debug!(client.ip = %peer.ip, "no request within header_timeout");
-                return;
+            let sniffed = tokio::select! {
+                sniffed = sniff(&mut stream, limits.header_timeout) => sniffed,
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            };
+            let protocol = match sniffed {
+                Sniffed::Protocol(protocol) => protocol,
+                Sniffed::Stalled => return answer_timeout(&stream, peer.ip).await,
+                Sniffed::Closed => return,
             };
             let io = TokioIo::new(stream.clone());
             let served = match protocol {
                 Protocol::Http1 => {
-                    let connection = protocols.http1.serve_connection(io, service);
-                    drive(connection, shutdown, None).await
+                    // The head's time started at accept, not when sniffing ended.
+                    let left = limits.header_timeout.saturating_sub(accepted.elapsed());
+                    let builder = protocols.http1_within(left);
+                    let connection = builder.serve_connection(io, service);
+                    drive(connection, shutdown, &activity, None).await
                 }
                 Protocol::Http2 => {
                     let connection = protocols.http2.serve_connection(io, service);
-                    drive(connection, shutdown, Some((&activity, limits.idle_timeout))).await
+                    drive(connection, shutdown, &activity, Some(limits.idle_timeout)).await
                 }
             };
             if served.as_ref().err().is_some_and(is_header_timeout) {
@@ -119,12 +147,15 @@ impl Connection {
         };
 
         let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(stream));
-        let tls_stream = match handshake.await {
-            Ok(Ok(tls_stream)) => tls_stream,
-            Ok(Err(error)) => {
-                return tracing::debug!(%error, client.ip = %peer.ip, "tls handshake failed");
-            }
-            Err(_) => return tracing::debug!(client.ip = %peer.ip, "tls handshake timed out"),
+        let tls_stream = tokio::select! {
+            handshake = handshake => match handshake {
+                Ok(Ok(tls_stream)) => tls_stream,
+                Ok(Err(error)) => {
+                    return tracing::debug!(%error, client.ip = %peer.ip, "tls handshake failed");
+                }
+                Err(_) => return tracing::debug!(client.ip = %peer.ip, "tls handshake timed out"),
+            },
+            _ = shutdown.wait_for(|stop| *stop) => return,
         };
         // ALPN chose the protocol. Over TLS a plaintext 408 would be garbage, so a stalled
         // request head just closes.
@@ -132,10 +163,10 @@ impl Connection {
         let io = TokioIo::new(tls_stream);
         let served = if h2 {
             let connection = protocols.http2.serve_connection(io, service);
-            drive(connection, shutdown, Some((&activity, limits.idle_timeout))).await
+            drive(connection, shutdown, &activity, Some(limits.idle_timeout)).await
         } else {
             let connection = protocols.http1.serve_connection(io, service);
-            drive(connection, shutdown, None).await
+            drive(connection, shutdown, &activity, None).await
         };
         log_end(served, &peer);
     }
@@ -143,12 +174,15 @@ impl Connection {
 
 type ServeError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Runs a hyper connection to its end, closing it gracefully on shutdown or, when `idle` is
-/// given, once it has had no request in flight for that long.
+/// Runs a hyper connection to its end. It is asked to close gracefully on shutdown or, with
+/// `idle_limit`, once it has had no request in flight for that long; a connection that was
+/// asked and still has nothing in flight after [`CLOSE_GRACE`] is dropped, so a client that
+/// ignores GOAWAY cannot hold on.
 async fn drive<C>(
     connection: C,
     mut shutdown: watch::Receiver<bool>,
-    idle: Option<(&Activity, Duration)>,
+    activity: &Activity,
+    idle_limit: Option<Duration>,
 ) -> Result<(), ServeError>
 where
     C: GracefulConnection,
@@ -160,17 +194,19 @@ where
     loop {
         tokio::select! {
             result = connection.as_mut() => return result.map_err(Into::into),
-            changed = shutdown.wait_for(|stop| *stop), if !closing => {
-                let _ = changed;
+            _ = shutdown.wait_for(|stop| *stop), if !closing => {
                 closing = true;
                 connection.as_mut().graceful_shutdown();
             }
-            _ = tick.tick(), if !closing && idle.is_some() => {
-                if let Some((activity, limit)) = idle
-                    && activity.idle_for() >= limit {
-                        closing = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
+            _ = tick.tick(), if closing || idle_limit.is_some() => {
+                let idle = activity.idle_for();
+                if closing && idle >= CLOSE_GRACE {
+                    return Ok(());
+                }
+                if !closing && idle_limit.is_some_and(|limit| idle >= limit) {
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
+                }
             }
         }
     }
@@ -189,12 +225,12 @@ fn log_end(result: Result<(), ServeError>, peer: &Peer) {
 }
 
 /// HTTP/1.1: a bounded request head, with hyper's header timer.
-fn http1(limits: Limits) -> auto::Builder<TokioExecutor> {
+fn http1(header_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        .header_read_timeout(header_timeout)
         .max_headers(100)
         .max_buf_size(64 * 1024);
     builder

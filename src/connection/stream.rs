@@ -6,6 +6,7 @@
 //! HTTP/1 client whose request head stalled. The stream records whether request bytes
 //! arrived that never became a request; only then is a 408 owed.
 
+use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 /// Nothing read since the last request began, or ever.
 const IDLE: u8 = 0;
@@ -50,13 +52,40 @@ pub enum Protocol {
     Http2,
 }
 
+/// What [`sniff`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    /// The protocol is known.
+    Protocol(Protocol),
+    /// The client closed the connection first.
+    Closed,
+    /// The client stopped before the protocol was known; a 408 is owed if it sent anything.
+    Stalled,
+}
+
 /// A TCP stream shared between hyper and the connection task.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct WatchedStream {
     socket: Arc<TcpStream>,
     state: Arc<AtomicU8>,
     /// Bytes [`sniff`] read, handed to hyper before anything else.
     replay: Option<Bytes>,
+    /// How long a write may wait for the client to take data.
+    send_timeout: Duration,
+    /// Running while a write waits; reset whenever the client takes data.
+    stall: Option<Pin<Box<Sleep>>>,
+}
+
+impl Clone for WatchedStream {
+    fn clone(&self) -> Self {
+        WatchedStream {
+            socket: Arc::clone(&self.socket),
+            state: Arc::clone(&self.state),
+            replay: self.replay.clone(),
+            send_timeout: self.send_timeout,
+            stall: None,
+        }
+    }
 }
 
 /// Marks the connection's request as dispatched; cheap to clone into the service.
@@ -71,57 +100,84 @@ impl Dispatched {
 }
 
 impl WatchedStream {
-    /// Wraps an accepted socket.
-    pub fn new(socket: TcpStream) -> (WatchedStream, Dispatched) {
+    /// Wraps an accepted socket whose writes may wait at most `send_timeout` for the client.
+    pub fn new(socket: TcpStream, send_timeout: Duration) -> (WatchedStream, Dispatched) {
         let state = Arc::new(AtomicU8::new(IDLE));
         let dispatched = Dispatched(Arc::clone(&state));
         let stream = WatchedStream {
             socket: Arc::new(socket),
             state,
             replay: None,
+            send_timeout,
+            stall: None,
         };
         (stream, dispatched)
     }
 
     fn note_read(&self, bytes: &[u8]) {
-        if bytes.is_empty() || self.state.load(Ordering::Relaxed) != IDLE {
-            return;
+        if !bytes.is_empty() && self.state.load(Ordering::Relaxed) == IDLE {
+            self.state.store(PARTIAL, Ordering::Relaxed);
         }
-        let next = if bytes.starts_with(b"PRI ") {
-            SETTLED
-        } else {
-            PARTIAL
-        };
-        self.state.store(next, Ordering::Relaxed);
+    }
+
+    /// Waits for the socket to take data, failing once it has not for `send_timeout`: a
+    /// client that stops reading must not hold its connection (and the upstream's) for ever.
+    fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.socket.poll_write_ready(cx) {
+            Poll::Ready(ready) => {
+                self.stall = None;
+                Poll::Ready(ready)
+            }
+            Poll::Pending => {
+                let timeout = self.send_timeout;
+                let stall = self
+                    .stall
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                ready!(stall.as_mut().poll(cx));
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client stopped reading its response",
+                )))
+            }
+        }
     }
 }
 
 /// Reads a plain connection's first bytes until its protocol is known, within `timeout`.
-/// `None` means the client closed, stalled, or sent only part of the HTTP/2 preface.
-pub async fn sniff(stream: &mut WatchedStream, timeout: Duration) -> Option<Protocol> {
+pub async fn sniff(stream: &mut WatchedStream, timeout: Duration) -> Sniffed {
     let mut buf = [0u8; H2_PREFACE.len()];
     let mut len = 0;
     let read = async {
         loop {
-            stream.socket.readable().await.ok()?;
+            if stream.socket.readable().await.is_err() {
+                return Sniffed::Closed;
+            }
             match stream.socket.try_read(&mut buf[len..]) {
-                Ok(0) => return None,
+                Ok(0) => return Sniffed::Closed,
                 Ok(n) => len += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(_) => return None,
+                Err(_) => return Sniffed::Closed,
             }
             if buf[..len] != H2_PREFACE[..len] {
-                return Some(Protocol::Http1);
+                return Sniffed::Protocol(Protocol::Http1);
             }
             if len == H2_PREFACE.len() {
-                return Some(Protocol::Http2);
+                return Sniffed::Protocol(Protocol::Http2);
             }
         }
     };
-    let protocol = tokio::time::timeout(timeout, read).await.ok()??;
-    stream.note_read(&buf[..len]);
+    let sniffed = tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Sniffed::Stalled);
+    // An HTTP/1 head has begun (a 408 is owed if it stalls); an HTTP/2 client never gets one.
+    let state = match sniffed {
+        Sniffed::Protocol(Protocol::Http2) => SETTLED,
+        _ if len > 0 => PARTIAL,
+        _ => IDLE,
+    };
+    stream.state.store(state, Ordering::Relaxed);
     stream.replay = Some(Bytes::copy_from_slice(&buf[..len]));
-    Some(protocol)
+    sniffed
 }
 
 /// After hyper gave up on a connection for a header time-out: answers 408 when a request had
@@ -194,9 +250,10 @@ impl AsyncWrite for WatchedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
         loop {
-            ready!(self.socket.poll_write_ready(cx))?;
-            match self.socket.try_write(buf) {
+            ready!(this.poll_writable(cx))?;
+            match this.socket.try_write(buf) {
                 Ok(n) => return Poll::Ready(Ok(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Poll::Ready(Err(e)),
@@ -209,9 +266,10 @@ impl AsyncWrite for WatchedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
         loop {
-            ready!(self.socket.poll_write_ready(cx))?;
-            match self.socket.try_write_vectored(bufs) {
+            ready!(this.poll_writable(cx))?;
+            match this.socket.try_write_vectored(bufs) {
                 Ok(n) => return Poll::Ready(Ok(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Poll::Ready(Err(e)),

@@ -46,7 +46,15 @@ const PROXY_ONLY: &[&str] = &[
     "x-original-host",
     "x-original-url",
     "x-rewrite-url",
+    "x-forwarded-protocol",
+    "x-forwarded-client-cert",
+    "x-url-scheme",
+    "front-end-https",
 ];
+
+/// Prefixes of headers a hosting platform sets for its apps (client address, geography),
+/// dropped unless the peer is a proxy the operator runs.
+const PROXY_ONLY_PREFIXES: &[&str] = &["x-vercel-"];
 
 /// Exact names of framework-internal headers no client may send.
 const INTERNAL: &[&str] = &["x-now-route-matches", "x-matched-path"];
@@ -102,7 +110,9 @@ pub fn clean_request(headers: &mut HeaderMap, from_trusted_proxy: bool) -> Resul
         // Some servers fold `_` into `-` (CGI, WSGI, PHP): `x_palisade_user` is the same
         // header to them, so it is judged by its folded name.
         let folded = fold_underscores(name.as_str());
-        let spoofable = !from_trusted_proxy && PROXY_ONLY.contains(&&*folded);
+        let proxy_only = PROXY_ONLY.contains(&&*folded)
+            || PROXY_ONLY_PREFIXES.iter().any(|p| folded.starts_with(p));
+        let spoofable = !from_trusted_proxy && proxy_only;
         if is_internal(&folded) || spoofable || is_rewritten(&folded, name.as_str()) {
             doomed.push(name.clone());
         }
@@ -225,6 +235,9 @@ mod tests {
             ("x-client-ip", "6.6.6.6"),
             ("x-forwarded-ssl", "on"),
             ("x-original-host", "evil.example"),
+            ("x-vercel-forwarded-for", "6.6.6.6"),
+            ("x-vercel-ip-country", "XX"),
+            ("x-forwarded-client-cert", "Hash=..."),
         ];
         let mut untrusted = map(&pairs);
         clean_request(&mut untrusted, false).unwrap();

@@ -25,6 +25,9 @@ pub const DEADLINE: Duration = Duration::from_secs(15);
 /// How long the mock upstream sleeps on `/slow`: far beyond any `upstream_timeout` used here.
 pub const SLOW: Duration = Duration::from_secs(10);
 
+/// How many bytes the mock upstream answers `/big` with: more than any socket buffers hold.
+pub const BIG: usize = 32 << 20;
+
 /// How long the mock upstream sleeps on `/hang-then-ok` before answering 200.
 pub const HANG: Duration = Duration::from_millis(2000);
 
@@ -267,5 +270,18 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     while !condition() {
         assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Like [`eventually`], for a condition that must be awaited.
+pub async fn eventually_async<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !condition().await {
+        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

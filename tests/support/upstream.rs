@@ -1,5 +1,5 @@
 //! The mock upstream: a loopback HTTP/1.1 server that records every request it receives and
-//! answers with a JSON echo. `/slow` and `/hang-then-ok` take their time.
+//! answers with a JSON echo. `/slow` and `/hang-then-ok` take their time; `/big` is large.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -164,6 +164,12 @@ async fn answer(
         tokio::time::sleep(SLOW).await;
     } else if path.starts_with("/hang-then-ok") {
         tokio::time::sleep(HANG).await;
+    }
+    if path.starts_with("/big") {
+        return Ok(Response::new(Full::new(Bytes::from(vec![
+            b'x';
+            super::BIG
+        ]))));
     }
     let echo = serde_json::json!({ "method": parts.method.as_str(), "target": target });
     let mut response = Response::new(Full::new(Bytes::from(echo.to_string())));
