@@ -13,6 +13,9 @@ pub const LATENCY: &str = "palisade_request_duration_seconds";
 pub const REJECTIONS: &str = "palisade_rejections_total";
 /// Upstream failures, by `kind` (`unreachable`, `timeout`).
 pub const UPSTREAM_ERRORS: &str = "palisade_upstream_errors_total";
+/// Authentication outcomes, by `provider`, `result` (`admitted`, `refused`, `unavailable`)
+/// and `reason`.
+pub const AUTH_DECISIONS: &str = "palisade_auth_decisions_total";
 /// Connections refused because `max_connections` was reached.
 pub const CONNECTIONS_REFUSED: &str = "palisade_connections_refused_total";
 

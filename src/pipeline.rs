@@ -135,7 +135,9 @@ async fn run_stages(
 
     // 3. cors: refused at config load until built.
 
-    // 4. auth: verify the caller of a protected route, then tell the upstream who it is.
+    // 4. auth: refuse a leaked service key on any route; verify the caller of a protected
+    // route, then tell the upstream who it is.
+    auth::guard::refuse_leaked_service_key(&parts.headers)?;
     if let Some(route) = route.as_ref().filter(|r| !r.auth.is_public()) {
         let identity = auth::authenticate(&route.auth, &parts.headers).await?;
         auth::add_identity_headers(&mut parts.headers, &identity)?;

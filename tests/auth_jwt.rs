@@ -307,3 +307,68 @@ async fn tokens_and_cookies_never_reach_the_logs() {
             .any(|line| line["user"] == "logged-user")
     );
 }
+
+#[tokio::test]
+async fn a_service_key_from_a_browser_is_refused_everywhere() {
+    let upstream = Upstream::start().await;
+    let gateway = Setup::new(&upstream.url())
+        .tables(&format!(
+            "{}\n[[route]]\npath = \"/api/open\"\nauth = \"none\"\n",
+            config()
+        ))
+        .env("TEST_LEGACY_SECRET", LEGACY_SECRET)
+        .start()
+        .await;
+    let service = hs256(
+        &json!({ "iss": ISSUER, "role": "service_role", "exp": now() + 600 }),
+        b"whatever-secret-whatever-secret-1",
+    );
+
+    let leaks = [
+        format!("Origin: https://yourapp.com\r\nAuthorization: Bearer {service}\r\n"),
+        "Sec-Fetch-Mode: cors\r\napikey: sb_secret_0123456789abcdef\r\n".to_owned(),
+    ];
+    for (i, leak) in leaks.iter().enumerate() {
+        let tag = format!("leak-{i}");
+        let response = gateway
+            .get("/api/open", &format!("{leak}X-Test-Id: {tag}\r\n"))
+            .await;
+        response.assert_refused(403, "Forbidden");
+        upstream.assert_never_saw(&tag);
+    }
+    let logs = gateway.stdout_text();
+    assert!(
+        logs.contains("service_key_from_browser"),
+        "the leak was not logged"
+    );
+    assert!(
+        !logs.contains("sb_secret_0123456789abcdef"),
+        "the key itself was logged"
+    );
+
+    // The same key from a server (no browser headers) is not a leak.
+    let extra = format!("Authorization: Bearer {service}\r\nX-Test-Id: server\r\n");
+    assert_eq!(gateway.get("/api/open", &extra).await.status, 200);
+}
+
+#[tokio::test]
+async fn auth_decisions_are_counted_by_provider_and_reason() {
+    let upstream = Upstream::start().await;
+    let gateway = gateway(&upstream).await;
+    let mut expired = user_claims("u");
+    expired["exp"] = json!(now() - 600);
+    let extra = format!("Authorization: Bearer {}\r\n", es256(&expired));
+    assert_eq!(gateway.get("/api/me", &extra).await.status, 401);
+    let extra = format!("Authorization: Bearer {}\r\n", es256(&user_claims("u")));
+    assert_eq!(gateway.get("/api/me", &extra).await.status, 200);
+
+    let metrics = support::get(gateway.admin, "/metrics").await.unwrap();
+    let text = String::from_utf8_lossy(&metrics.body);
+    let counted = |needle: &str| {
+        text.lines()
+            .any(|line| line.starts_with("palisade_auth_decisions_total") && line.contains(needle))
+    };
+    assert!(counted("reason=\"expired\""), "{text}");
+    assert!(counted("result=\"admitted\""), "{text}");
+    assert!(counted("provider=\"supabase\""), "{text}");
+}

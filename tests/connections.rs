@@ -227,7 +227,10 @@ async fn a_response_still_streaming_counts_against_the_in_flight_limit() {
     let mut first = sender.clone();
     let big_one = first.send_request(get("/big")).await.unwrap();
     let big_two = first.send_request(get("/big")).await.unwrap();
-    assert_eq!((big_one.status().as_u16(), big_two.status().as_u16()), (200, 200));
+    assert_eq!(
+        (big_one.status().as_u16(), big_two.status().as_u16()),
+        (200, 200)
+    );
     let response = first.send_request(get("/api/third")).await.unwrap();
     assert_eq!(response.status(), 503);
 

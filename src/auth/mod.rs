@@ -6,6 +6,7 @@
 //! loaded, its auth server is down) makes it a 503, never a pass. An admitted caller that lacks
 //! the claims the route requires gets 403.
 
+pub mod guard;
 pub mod jwt;
 pub mod require;
 pub mod session_cookie;
@@ -105,7 +106,9 @@ pub async fn authenticate(auth: &RouteAuth, headers: &HeaderMap) -> Result<Ident
     let mut refused = None;
     let mut unavailable = None;
     for provider in &auth.providers {
-        match provider.authenticate(headers).await {
+        let outcome = provider.authenticate(headers).await;
+        record(provider, &outcome);
+        match outcome {
             Outcome::Admitted(identity) => {
                 auth.require.check(&identity)?;
                 return Ok(identity);
@@ -126,6 +129,23 @@ pub async fn authenticate(auth: &RouteAuth, headers: &HeaderMap) -> Result<Ident
         reason: refused.unwrap_or("no_credential"),
         token_given: refused.is_some(),
     })
+}
+
+/// Counts one provider's outcome; a request without its credential is not counted.
+fn record(provider: &Provider, outcome: &Outcome) {
+    let (result, reason) = match outcome {
+        Outcome::NoCredential => return,
+        Outcome::Admitted(_) => ("admitted", "-"),
+        Outcome::Refused(reason) => ("refused", *reason),
+        Outcome::Unavailable(reason) => ("unavailable", *reason),
+    };
+    metrics::counter!(
+        crate::metrics::AUTH_DECISIONS,
+        "provider" => provider.name().to_owned(),
+        "result" => result,
+        "reason" => reason,
+    )
+    .increment(1);
 }
 
 /// Adds the identity headers for the upstream. Incoming `x-palisade-*` headers were removed
