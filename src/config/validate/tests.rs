@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::config::Unmatched;
 
 fn load(text: &str) -> Result<Config, LoadError> {
     parse(text, Path::new("palisade.toml"), Path::new("."))
