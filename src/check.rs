@@ -108,12 +108,9 @@ pub fn report(config: &Config) -> String {
 /// One line about a provider, naming key ids but never key material.
 fn describe(provider: &Provider) -> String {
     match provider {
-        Provider::Jwt(jwt) => {
-            let cookie = jwt
-                .cookie()
-                .map(|c| format!(", session cookie `{c}`"))
-                .unwrap_or_default();
-            format!("user tokens (JWT), {} key(s){cookie}", jwt.key_count())
+        Provider::Jwt(jwt) => jwt.describe(),
+        Provider::Remote(remote) => {
+            format!("user tokens judged by the auth server ({})", remote.name())
         }
         Provider::Token(token) => format!(
             "service tokens in `{}`, keys {}",

@@ -131,6 +131,18 @@ impl Bound {
             tokio::spawn(serve_admin(listener, Arc::clone(&self.readiness), metrics))
         });
 
+        // Key sets published by auth servers: fetched now, then kept fresh.
+        let key_sets: Vec<_> = self
+            .gateway
+            .config
+            .providers
+            .values()
+            .filter_map(|provider| match &**provider {
+                crate::auth::Provider::Jwt(jwt) => jwt.key_source().map(|source| source.spawn()),
+                _ => None,
+            })
+            .collect();
+
         let server = &self.gateway.config.server;
         let limits = Limits {
             header_timeout: server.timeouts.header,
@@ -205,6 +217,9 @@ impl Bound {
             task.abort();
         }
         upkeep.abort();
+        for task in key_sets {
+            task.abort();
+        }
         Ok(())
     }
 }

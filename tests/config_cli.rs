@@ -203,11 +203,7 @@ fn run_refuses_a_config_that_asks_for_an_unbuilt_protection() {
              auth = { limit = 5, window = \"15m\", key = \"ip\" }\n",
             "rate_limit",
         ),
-        (
-            "[auth.supabase]\nkind = \"remote\"\nurl = \"https://x.supabase.co/auth/v1/user\"\n\
-             [[route]]\npath = \"/api/me\"\nauth = \"supabase\"\n",
-            "auth.supabase",
-        ),
+        ("[secrets]\ndeny = []\n", "secrets"),
         (
             "[[route]]\npath = \"/api/pay\"\nauth = \"none\"\nbody = \"schemas/pay.json\"\n",
             "body",

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, HeaderName, ORIGIN};
 
-use super::token::bearer;
+use super::credential::bearer;
 use crate::error::Rejection;
 
 static APIKEY: HeaderName = HeaderName::from_static("apikey");

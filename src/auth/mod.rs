@@ -6,10 +6,16 @@
 //! loaded, its auth server is down) makes it a 503, never a pass. An admitted caller that lacks
 //! the claims the route requires gets 403.
 
+mod client;
+pub mod credential;
 pub mod guard;
+pub mod jwks;
 pub mod jwt;
+pub mod remote;
 pub mod require;
 pub mod session_cookie;
+#[cfg(test)]
+mod test_server;
 pub mod token;
 
 use std::sync::Arc;
@@ -19,6 +25,7 @@ use http::header::{HeaderName, HeaderValue};
 
 use crate::error::Rejection;
 use jwt::JwtProvider;
+use remote::RemoteAuth;
 use require::Requirements;
 use token::TokenProvider;
 
@@ -64,6 +71,8 @@ pub enum Outcome {
 pub enum Provider {
     /// `kind = "jwt"`: user tokens verified locally.
     Jwt(JwtProvider),
+    /// `kind = "remote"`: user tokens judged by the auth server.
+    Remote(RemoteAuth),
     /// `kind = "token"`: pre-shared service tokens.
     Token(TokenProvider),
 }
@@ -73,13 +82,15 @@ impl Provider {
     pub fn name(&self) -> &str {
         match self {
             Provider::Jwt(p) => p.name(),
+            Provider::Remote(p) => p.name(),
             Provider::Token(p) => p.name(),
         }
     }
 
     async fn authenticate(&self, headers: &HeaderMap) -> Outcome {
         match self {
-            Provider::Jwt(p) => p.authenticate(headers),
+            Provider::Jwt(p) => p.authenticate(headers).await,
+            Provider::Remote(p) => p.authenticate(headers).await,
             Provider::Token(p) => p.authenticate(headers),
         }
     }

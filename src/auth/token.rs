@@ -11,6 +11,7 @@ use http::header::{AUTHORIZATION, HeaderName};
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
+use super::credential::bearer;
 use super::{Identity, Outcome};
 use crate::secret::Secret;
 
@@ -151,21 +152,6 @@ impl TokenProvider {
         }
         Ok(Some(token))
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive), or `None`
-/// for another scheme.
-pub fn bearer(value: &[u8]) -> Option<&[u8]> {
-    let value = value.trim_ascii();
-    if value.eq_ignore_ascii_case(b"bearer") {
-        return Some(b"");
-    }
-    let (scheme, rest) = value.split_at_checked(6)?;
-    let separated = rest.first() == Some(&b' ');
-    if !scheme.eq_ignore_ascii_case(b"bearer") || !separated {
-        return None;
-    }
-    Some(rest.trim_ascii())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 #![allow(clippy::unwrap_used)]
 
+pub mod auth_server;
 mod raw;
 mod upstream;
 

@@ -1,43 +1,52 @@
-//! `kind = "jwt"`: a user's token, verified locally against the provider's keys.
+//! `kind = "jwt"`: a user's token, verified locally.
 //!
-//! The token comes from `Authorization: Bearer`, or, when `cookie` is set and no bearer token
-//! was sent, from the Supabase SSR session cookie (the header wins: a request that carries
-//! both is judged by what the client chose to send explicitly). A verified token must name a
-//! subject, so Supabase's anon key (a valid JWT with no user) never passes for a user.
+//! Keys come from a key set the auth server publishes (`jwks_url`, refetched once when a token
+//! names an unknown key), and from keys in the config (`jwks_file`, `public_key`, `secret`).
+//! When a token's key is none of these (an unknown `kid` even after a refetch, or an HMAC token
+//! with no secret here), the `fallback` provider, which asks the auth server, decides; this is
+//! how supabase-js's `getClaims` behaves. A verified token must name a subject, so Supabase's
+//! anon key (a valid JWT with no user) never passes for a user.
 
 use std::sync::Arc;
 
 use http::HeaderMap;
-use http::header::AUTHORIZATION;
 
 use super::{KeySet, Rejected, Rules, verify};
-use crate::auth::session_cookie;
-use crate::auth::token::bearer;
+use crate::auth::credential::user_token;
+use crate::auth::jwks::JwksSource;
+use crate::auth::remote::RemoteProvider;
 use crate::auth::{Identity, Outcome};
 
 /// A `jwt` provider with its keys and claim rules.
 #[derive(Debug)]
 pub struct JwtProvider {
     name: Arc<str>,
-    keys: KeySet,
+    /// The key set fetched from `jwks_url`.
+    fetched: Option<Arc<JwksSource>>,
+    /// Keys from the config: `jwks_file`, `public_key`, `secret`.
+    configured: Option<KeySet>,
     rules: Rules,
     cookie: Option<String>,
-}
-
-/// Where a request's user token came from.
-enum Source {
-    Header,
-    Cookie,
+    fallback: Option<Arc<RemoteProvider>>,
 }
 
 impl JwtProvider {
-    /// A provider named `name` verifying with `keys` under `rules`, also reading `cookie`.
-    pub fn new(name: &str, keys: KeySet, rules: Rules, cookie: Option<String>) -> JwtProvider {
+    /// A provider named `name`; at least one of `fetched` and `configured` is set.
+    pub fn new(
+        name: &str,
+        fetched: Option<Arc<JwksSource>>,
+        configured: Option<KeySet>,
+        rules: Rules,
+        cookie: Option<String>,
+        fallback: Option<Arc<RemoteProvider>>,
+    ) -> JwtProvider {
         JwtProvider {
             name: Arc::from(name),
-            keys,
+            fetched,
+            configured,
             rules,
             cookie,
+            fallback,
         }
     }
 
@@ -46,27 +55,88 @@ impl JwtProvider {
         &self.name
     }
 
-    /// How many keys it verifies with.
-    pub fn key_count(&self) -> usize {
-        self.keys.len()
+    /// The key set fetched from `jwks_url`, if any, for the server to keep fresh.
+    pub fn key_source(&self) -> Option<&Arc<JwksSource>> {
+        self.fetched.as_ref()
     }
 
-    /// The session cookie it reads, if any.
-    pub fn cookie(&self) -> Option<&str> {
-        self.cookie.as_deref()
+    /// A one-line description for `palisade check`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec!["user tokens (JWT)".to_owned()];
+        if self.fetched.is_some() {
+            parts.push("key set fetched from jwks_url".to_owned());
+        }
+        if let Some(keys) = &self.configured {
+            parts.push(format!("{} configured key(s)", keys.len()));
+        }
+        if let Some(cookie) = &self.cookie {
+            parts.push(format!("session cookie `{cookie}`"));
+        }
+        if self.fallback.is_some() {
+            parts.push("fallback to the auth server".to_owned());
+        }
+        parts.join(", ")
     }
 
     /// Verifies the request's user token, if it carries one.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Outcome {
-        let (token, _source) = match self.token(headers) {
-            Ok(Some(found)) => found,
-            Ok(None) => return Outcome::NoCredential,
-            Err(reason) => return Outcome::Refused(reason),
-        };
-        let claims = match verify(&token, &self.keys, &self.rules) {
-            Ok(claims) => claims,
-            Err(rejected) => return Outcome::Refused(reason(&rejected)),
-        };
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Outcome {
+        match user_token(headers, self.cookie.as_deref()) {
+            Ok(Some(token)) => self.decide(&token).await,
+            Ok(None) => Outcome::NoCredential,
+            Err(reason) => Outcome::Refused(reason),
+        }
+    }
+
+    async fn decide(&self, token: &str) -> Outcome {
+        let mut unavailable = false;
+        let mut last: Option<Rejected> = None;
+
+        // 1. The published key set, refetched once if the token names a key it lacks.
+        if let Some(source) = &self.fetched {
+            match source.current() {
+                None => unavailable = true,
+                Some(set) => match verify(token, &set, &self.rules) {
+                    Ok(claims) => return self.admit(claims),
+                    Err(Rejected::UnknownKid) => match source.refetch_for_unknown_kid().await {
+                        Some(fresh) => match verify(token, &fresh, &self.rules) {
+                            Ok(claims) => return self.admit(claims),
+                            Err(rejected) => last = Some(rejected),
+                        },
+                        None => last = Some(Rejected::UnknownKid),
+                    },
+                    Err(rejected) => last = Some(rejected),
+                },
+            }
+        }
+
+        // 2. Keys from the config, unless the published set already judged the token.
+        let not_ours = matches!(
+            last,
+            None | Some(Rejected::UnknownKid | Rejected::NoKeyForAlgorithm)
+        );
+        if let Some(set) = self.configured.as_ref().filter(|_| not_ours) {
+            match verify(token, set, &self.rules) {
+                Ok(claims) => return self.admit(claims),
+                Err(rejected) => last = Some(rejected),
+            }
+        }
+
+        // 3. A token signed with a key palisade does not hold: the auth server decides.
+        let not_ours = matches!(
+            last,
+            None | Some(Rejected::UnknownKid | Rejected::NoKeyForAlgorithm)
+        );
+        if let Some(fallback) = self.fallback.as_ref().filter(|_| not_ours) {
+            return fallback.decide(token).await;
+        }
+        match last {
+            Some(rejected) => Outcome::Refused(rejected.reason()),
+            None if unavailable => Outcome::Unavailable("no_key_set"),
+            None => Outcome::Refused("no_key"),
+        }
+    }
+
+    fn admit(&self, claims: super::Claims) -> Outcome {
         let Some(subject) = claims.sub().map(str::to_owned) else {
             return Outcome::Refused("no_subject");
         };
@@ -79,33 +149,4 @@ impl JwtProvider {
             claims: Some(Arc::new(claims.into_map())),
         })
     }
-
-    /// The bearer token, else the session cookie's access token.
-    fn token(&self, headers: &HeaderMap) -> Result<Option<(String, Source)>, &'static str> {
-        let mut values = headers.get_all(AUTHORIZATION).iter();
-        if let Some(value) = values.next() {
-            if values.next().is_some() {
-                return Err("duplicate_credential_header");
-            }
-            if let Some(token) = bearer(value.as_bytes()) {
-                let token = std::str::from_utf8(token).map_err(|_| "malformed")?;
-                if token.is_empty() {
-                    return Err("empty_token");
-                }
-                return Ok(Some((token.to_owned(), Source::Header)));
-            }
-        }
-        let Some(name) = &self.cookie else {
-            return Ok(None);
-        };
-        match session_cookie::access_token(headers, name) {
-            Ok(Some(token)) => Ok(Some((token, Source::Cookie))),
-            Ok(None) => Ok(None),
-            Err(error) => Err(error.reason()),
-        }
-    }
-}
-
-fn reason(rejected: &Rejected) -> &'static str {
-    rejected.reason()
 }

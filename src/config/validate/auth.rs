@@ -3,11 +3,16 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{Checker, not_built};
+use http::{HeaderName, HeaderValue};
+
+use super::Checker;
+use crate::auth::jwks::{JwksSettings, JwksSource};
 use crate::auth::jwt::{JwtProvider, KeySet, Rules};
+use crate::auth::remote::{RemoteAuth, RemoteProvider, RemoteSettings};
 use crate::auth::require::Requirements;
 use crate::auth::token::TokenProvider;
 use crate::auth::{Provider, RouteAuth};
@@ -24,13 +29,16 @@ pub(super) fn check_providers(
     base_dir: &Path,
 ) -> Providers {
     let mut providers = Providers::new();
-    for (name, table) in raw {
+    // Remote providers first: a jwt provider may name one as its fallback.
+    let remote_first = raw.iter().filter(|(_, t)| t.kind.get_ref() == "remote");
+    let others = raw.iter().filter(|(_, t)| t.kind.get_ref() != "remote");
+    for (name, table) in remote_first.chain(others) {
         if name == "none" {
             let message = "`none` means a public route and cannot name a provider".to_owned();
             checker.report(format!("auth.{name}"), Some(table.kind.span()), message);
             continue;
         }
-        if let Some(provider) = check_provider(checker, name, table, base_dir) {
+        if let Some(provider) = check_provider(checker, name, table, base_dir, &providers) {
             providers.insert(name.clone(), Arc::new(provider));
         }
     }
@@ -42,6 +50,7 @@ fn check_provider(
     name: &str,
     raw: &RawProvider,
     base_dir: &Path,
+    checked: &Providers,
 ) -> Option<Provider> {
     let key = |field: &str| format!("auth.{name}.{field}");
     match raw.kind.get_ref().as_str() {
@@ -72,12 +81,8 @@ fn check_provider(
                 }
             }
         }
-        "jwt" => check_jwt(checker, name, raw, base_dir).map(Provider::Jwt),
-        "remote" => {
-            let message = not_built("`remote` authentication");
-            checker.report(key("kind"), Some(raw.kind.span()), message);
-            None
-        }
+        "jwt" => check_jwt(checker, name, raw, base_dir, checked).map(Provider::Jwt),
+        "remote" => check_remote(checker, name, raw, base_dir).map(Provider::Remote),
         other => {
             let message = format!("`{other}` is not one of \"jwt\", \"remote\" or \"token\"");
             checker.report(key("kind"), Some(raw.kind.span()), message);
@@ -91,6 +96,7 @@ fn check_jwt(
     name: &str,
     raw: &RawProvider,
     base_dir: &Path,
+    checked: &Providers,
 ) -> Option<JwtProvider> {
     let key = |field: &str| format!("auth.{name}.{field}");
     let span = |value: &Option<Spanned<String>>| value.as_ref().map(Spanned::span);
@@ -107,19 +113,25 @@ fn check_jwt(
             ("keys", raw.keys.as_ref().map(Spanned::span)),
         ],
     );
-    for (field, value, what) in [
-        (
-            "jwks_url",
-            &raw.jwks_url,
-            "fetching a key set from `jwks_url`",
-        ),
-        ("fallback", &raw.fallback, "`fallback` to another provider"),
-    ] {
-        if let Some(value) = value {
-            checker.report(key(field), Some(value.span()), not_built(what));
-        }
-    }
     let errors_before = checker.problems.len();
+    let fetched = match &raw.jwks_url {
+        Some(url) => checker.check(&key("jwks_url"), url, |u| {
+            JwksSource::new(name, u, JwksSettings::default())
+        }),
+        None => None,
+    };
+    let fallback = match &raw.fallback {
+        Some(fallback) => checker.check(&key("fallback"), fallback, |f| {
+            match checked.get(f).map(|p| &**p) {
+                Some(Provider::Remote(remote)) => Ok(Arc::clone(remote.provider())),
+                Some(_) => Err(format!(
+                    "`{f}` is not a remote provider; a fallback asks the auth server"
+                )),
+                None => Err(format!("there is no remote provider [auth.{f}]")),
+            }
+        }),
+        None => None,
+    };
 
     let algorithm = match &raw.algorithm {
         Some(text) => checker.check(&key("algorithm"), text, |a| {
@@ -191,24 +203,116 @@ fn check_jwt(
     if let Some(claims) = &raw.required_claims {
         rules.required_claims = claims.get_ref().clone();
     }
-    let cookie = match &raw.cookie {
-        Some(name) => checker.check(&key("cookie"), name, |n| {
-            let valid = !n.is_empty()
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-            if valid {
-                Ok(n.clone())
-            } else {
-                Err(format!("`{n}` is not a cookie name"))
-            }
-        }),
-        None => None,
-    };
+    let cookie = check_cookie(checker, name, raw);
 
+    if checker.problems.len() > errors_before || (keys.is_none() && fetched.is_none()) {
+        return None;
+    }
+    Some(JwtProvider::new(
+        name, fetched, keys, rules, cookie, fallback,
+    ))
+}
+
+fn check_remote(
+    checker: &mut Checker<'_>,
+    name: &str,
+    raw: &RawProvider,
+    base_dir: &Path,
+) -> Option<RemoteAuth> {
+    let key = |field: &str| format!("auth.{name}.{field}");
+    let span = |value: &Option<Spanned<String>>| value.as_ref().map(Spanned::span);
+    refuse_foreign(
+        checker,
+        name,
+        "remote",
+        &[
+            ("jwks_url", span(&raw.jwks_url)),
+            ("jwks_file", span(&raw.jwks_file)),
+            ("public_key", span(&raw.public_key)),
+            ("secret", span(&raw.secret)),
+            ("algorithm", span(&raw.algorithm)),
+            ("issuer", span(&raw.issuer)),
+            ("audience", raw.audience.as_ref().map(Spanned::span)),
+            ("leeway", span(&raw.leeway)),
+            (
+                "required_claims",
+                raw.required_claims.as_ref().map(Spanned::span),
+            ),
+            ("fallback", span(&raw.fallback)),
+            ("header", span(&raw.header)),
+            ("keys", raw.keys.as_ref().map(Spanned::span)),
+        ],
+    );
+    let errors_before = checker.problems.len();
+
+    let Some(url) = &raw.url else {
+        let message = "a remote provider needs `url`, such as \
+                       \"https://PROJECT.supabase.co/auth/v1/user\""
+            .to_owned();
+        checker.report(key("kind"), Some(raw.kind.span()), message);
+        return None;
+    };
+    let mut settings = RemoteSettings::new(url.get_ref().clone());
+    if let Some(headers) = &raw.headers {
+        for (header, reference) in headers.get_ref() {
+            let field = format!("auth.{name}.headers.{header}");
+            let Ok(header_name) = HeaderName::from_bytes(header.as_bytes()) else {
+                let message = format!("`{header}` is not a header name");
+                checker.report(field, Some(headers.span()), message);
+                continue;
+            };
+            let value = secret::resolve(reference, base_dir).and_then(|secret| {
+                HeaderValue::from_bytes(secret.expose())
+                    .map_err(|_| "the value cannot be sent in a header".to_owned())
+            });
+            match value {
+                Ok(value) => settings.headers.push((header_name, value)),
+                Err(message) => checker.report(field, Some(headers.span()), message),
+            }
+        }
+    }
+    let minute = Duration::from_secs(60);
+    if let Some(cache) = &raw.cache {
+        let parsed = checker.check(&key("cache"), cache, |c| {
+            crate::config::parse_duration(c, Duration::ZERO, 60 * minute)
+        });
+        if let Some(ttl) = parsed {
+            settings.cache_ttl = ttl;
+        }
+    }
+    if let Some(timeout) = &raw.timeout {
+        let parsed = checker.check(&key("timeout"), timeout, |t| {
+            crate::config::parse_duration(t, Duration::from_millis(10), minute)
+        });
+        if let Some(timeout) = parsed {
+            settings.timeout = timeout;
+        }
+    }
+    let cookie = check_cookie(checker, name, raw);
     if checker.problems.len() > errors_before {
         return None;
     }
-    Some(JwtProvider::new(name, keys?, rules, cookie))
+    match RemoteProvider::new(name, settings) {
+        Ok(provider) => Some(RemoteAuth::new(Arc::new(provider), cookie)),
+        Err(message) => {
+            checker.report(key("url"), Some(url.span()), message);
+            None
+        }
+    }
+}
+
+fn check_cookie(checker: &mut Checker<'_>, name: &str, raw: &RawProvider) -> Option<String> {
+    let cookie = raw.cookie.as_ref()?;
+    checker.check(&format!("auth.{name}.cookie"), cookie, |n| {
+        let valid = !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if valid {
+            Ok(n.clone())
+        } else {
+            Err(format!("`{n}` is not a cookie name"))
+        }
+    })
 }
 
 /// Reads a key file named by a plain path or a `file:` reference, relative to the config.

@@ -79,8 +79,6 @@ fn protections_not_built_yet_refuse_to_load() {
     let cases = [
         "[cors]\norigins = [\"https://a.com\"]\n",
         "[rate_limit]\nstore = \"memory\"\n",
-        "[auth.supabase]\nkind = \"jwt\"\njwks_url = \"https://x.supabase.co/jwks\"\n",
-        "[auth.supabase]\nkind = \"remote\"\n",
         "[secrets]\ndeny = []\n",
     ];
     for extra in cases {
@@ -502,5 +500,41 @@ fn a_jwt_provider_needs_a_usable_key_source() {
     assert!(
         all.iter()
             .any(|p| p.contains("auth.supabase.keys") && p.contains("jwt provider"))
+    );
+}
+
+#[test]
+fn remote_and_fallback_mistakes_are_named() {
+    let route = MINIMAL.replace("auth = \"none\"", "auth = \"supabase\"");
+    let all = problems(&format!("{route}\n[auth.supabase]\nkind = \"remote\"\n"));
+    assert!(
+        all.iter()
+            .any(|p| p.contains("auth.supabase.kind") && p.contains("`url`")),
+        "{all:?}"
+    );
+
+    let plain = format!(
+        "{route}\n[auth.supabase]\nkind = \"remote\"\nurl = \"http://auth.example/user\"\n"
+    );
+    let all = problems(&plain);
+    assert!(
+        all.iter().any(|p| p.contains("auth.supabase.url")),
+        "{all:?}"
+    );
+
+    let fallback = format!(
+        "{route}{CRON}\n[auth.supabase]\nkind = \"jwt\"\njwks_url = \"https://x.supabase.co/jwks\"\nfallback = \"cron\"\n"
+    );
+    let all = match load_with_key(&fallback) {
+        Ok(_) => panic!("a token provider is no fallback"),
+        Err(errors) => errors
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+    };
+    assert!(
+        all.iter().any(|p| p.contains("auth.supabase.fallback")),
+        "{all:?}"
     );
 }
