@@ -74,6 +74,11 @@ path = "/api/either"
 auth = ["supabase", "legacy"]
 
 [[route]]
+path = "/api/internal"
+auth = "supabase"
+require = {{ role = "service_role" }}
+
+[[route]]
 path = "/api/pro"
 auth = "supabase"
 require = {{ "app_metadata.plan" = ["pro", "team"], aal = "aal2" }}
@@ -371,4 +376,34 @@ async fn auth_decisions_are_counted_by_provider_and_reason() {
     assert!(counted("reason=\"expired\""), "{text}");
     assert!(counted("result=\"admitted\""), "{text}");
     assert!(counted("provider=\"supabase\""), "{text}");
+}
+
+#[tokio::test]
+async fn subjectless_keys_pass_only_where_require_names_their_role() {
+    let upstream = Upstream::start().await;
+    let gateway = gateway(&upstream).await;
+    let service = es256(&json!({
+        "iss": ISSUER, "aud": "authenticated", "role": "service_role", "exp": now() + 600
+    }));
+    let anon = es256(&json!({
+        "iss": ISSUER, "aud": "authenticated", "role": "anon", "exp": now() + 600
+    }));
+
+    let response = gateway
+        .get(
+            "/api/internal",
+            &format!("Authorization: Bearer {service}\r\n"),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{response:?}");
+    for (path, token, tag) in [
+        ("/api/me", &service, "service-me"),
+        ("/api/internal", &anon, "anon-internal"),
+        ("/api/me", &anon, "anon-me"),
+    ] {
+        let extra = format!("Authorization: Bearer {token}\r\nX-Test-Id: {tag}\r\n");
+        let response = gateway.get(path, &extra).await;
+        assert!(matches!(response.status, 401 | 403), "{tag}: {response:?}");
+        upstream.assert_never_saw(tag);
+    }
 }

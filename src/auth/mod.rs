@@ -120,6 +120,11 @@ pub async fn authenticate(auth: &RouteAuth, headers: &HeaderMap) -> Result<Ident
         let outcome = provider.authenticate(headers).await;
         record(provider, &outcome);
         match outcome {
+            // A user token must name its user: Supabase's anon and service_role keys are
+            // valid JWTs with no subject, admitted only where `require` names their role.
+            Outcome::Admitted(identity) if is_subjectless(&identity, &auth.require) => {
+                refused.get_or_insert("no_subject");
+            }
             Outcome::Admitted(identity) => {
                 auth.require.check(&identity)?;
                 return Ok(identity);
@@ -140,6 +145,11 @@ pub async fn authenticate(auth: &RouteAuth, headers: &HeaderMap) -> Result<Ident
         reason: refused.unwrap_or("no_credential"),
         token_given: refused.is_some(),
     })
+}
+
+fn is_subjectless(identity: &Identity, require: &Requirements) -> bool {
+    let user_token = identity.client.is_none();
+    user_token && identity.subject.is_none() && !require.names_role(identity.role.as_deref())
 }
 
 /// Counts one provider's outcome; a request without its credential is not counted.

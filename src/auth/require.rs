@@ -53,6 +53,15 @@ impl Requirements {
         Ok(Requirements { rules })
     }
 
+    /// Whether a `role` requirement explicitly accepts `role`: the one way a user token
+    /// without a subject (an anon or service key) may be admitted.
+    pub fn names_role(&self, role: Option<&str>) -> bool {
+        let Some(role) = role else { return false };
+        self.rules.iter().any(|rule| {
+            rule.path == ["role"] && rule.accepted.iter().any(|a| a.as_str() == Some(role))
+        })
+    }
+
     /// Whether there is nothing to check.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()

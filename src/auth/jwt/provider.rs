@@ -4,8 +4,7 @@
 //! names an unknown key), and from keys in the config (`jwks_file`, `public_key`, `secret`).
 //! When a token's key is none of these (an unknown `kid` even after a refetch, or an HMAC token
 //! with no secret here), the `fallback` provider, which asks the auth server, decides; this is
-//! how supabase-js's `getClaims` behaves. A verified token must name a subject, so Supabase's
-//! anon key (a valid JWT with no user) never passes for a user.
+//! how supabase-js's `getClaims` behaves.
 
 use std::sync::Arc;
 
@@ -136,14 +135,15 @@ impl JwtProvider {
         }
     }
 
+    /// A verified token's identity. One without a subject (Supabase's anon or service_role
+    /// key) is admitted only where the route's `require` names its role; see
+    /// [`crate::auth::authenticate`].
     fn admit(&self, claims: super::Claims) -> Outcome {
-        let Some(subject) = claims.sub().map(str::to_owned) else {
-            return Outcome::Refused("no_subject");
-        };
+        let subject = claims.sub().map(str::to_owned);
         let role = claims.role().map(str::to_owned);
         Outcome::Admitted(Identity {
             provider: Arc::clone(&self.name),
-            subject: Some(subject),
+            subject,
             role,
             client: None,
             claims: Some(Arc::new(claims.into_map())),
