@@ -13,7 +13,42 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::oneshot;
+
+use crate::error::Rejection;
 use tokio::time::{Instant, Sleep};
+
+/// Refuses a request whose declared `Content-Length` is over `limit` (413) or malformed (400),
+/// before any of its body is read or sent.
+pub fn check_declared_length(headers: &http::HeaderMap, limit: u64) -> Result<(), Rejection> {
+    let Some(length) = headers.get(http::header::CONTENT_LENGTH) else {
+        return Ok(());
+    };
+    let length = length
+        .to_str()
+        .ok()
+        .and_then(|l| l.parse::<u64>().ok())
+        .ok_or(Rejection::InvalidHeader("bad_content_length"))?;
+    if length > limit {
+        return Err(Rejection::BodyTooLarge { limit });
+    }
+    Ok(())
+}
+
+/// Reads a whole request body, at most `limit` bytes within `timeout`, for a stage that must
+/// see all of it before deciding.
+pub async fn read_whole<B>(body: B, limit: u64, timeout: Duration) -> Result<Bytes, Rejection>
+where
+    B: Body<Data = Bytes>,
+{
+    use http_body_util::BodyExt as _;
+    let collected = LimitedBody::new(body, limit, timeout).collect().await;
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(BodyError::TooLarge { limit }) => Err(Rejection::BodyTooLarge { limit }),
+        Err(BodyError::TimedOut) => Err(Rejection::BodyTimeout),
+        Err(BodyError::Aborted) => Err(Rejection::BodyAborted),
+    }
+}
 
 /// Why a request body was cut off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -16,7 +16,7 @@ use crate::config::{Config, Unmatched};
 use crate::error::{Rejection, ResponseBody};
 use crate::route::{self, Match};
 use crate::sanitize::{self, Peer, X_REQUEST_ID};
-use crate::upstream::Upstream;
+use crate::upstream::{ClientBody, Upstream};
 
 /// Everything a request needs from the running gateway; shared by all connections.
 #[derive(Debug)]
@@ -150,5 +150,6 @@ async fn run_stages(
 
     // 7. upstream: forward with the route's body limit.
     let max_body = route.as_ref().map_or(server.max_body, |r| r.max_body);
-    gateway.upstream.forward(parts, body, max_body).await
+    let body = ClientBody::Streamed { body, max_body };
+    gateway.upstream.forward(parts, body).await
 }

@@ -7,19 +7,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{CONTENT_LENGTH, COOKIE};
+use bytes::Bytes;
+use http::header::COOKIE;
 use http::request::Parts;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use http_body::Body as _;
-use http_body_util::Either;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::body::{BodyError, LimitedBody};
+use crate::body::{BodyError, LimitedBody, check_declared_length};
 use crate::config::{Timeouts, Upstream as UpstreamConfig};
 use crate::error::{Rejection, ResponseBody};
 use crate::sanitize::headers;
@@ -54,8 +55,22 @@ impl http_body::Body for UpstreamBody {
     }
 }
 
-/// The body palisade sends upstream: the client's, limited and timed.
-pub type RequestBody = LimitedBody<Incoming>;
+/// The body palisade sends upstream: the client's, limited and timed, or bytes already read.
+pub type RequestBody = Either<LimitedBody<Incoming>, Full<Bytes>>;
+
+/// A request body as a stage hands it to the upstream.
+#[derive(Debug)]
+pub enum ClientBody {
+    /// Streamed from the client, cut off past `max_body` bytes.
+    Streamed {
+        /// The client's body.
+        body: Incoming,
+        /// The route's limit.
+        max_body: u64,
+    },
+    /// Read whole and checked by a later stage; forwarded byte for byte.
+    Buffered(Bytes),
+}
 
 /// A pooled HTTP client bound to the configured upstream.
 #[derive(Clone, Debug)]
@@ -94,23 +109,15 @@ impl Upstream {
         &self.authority
     }
 
-    /// Sends the request upstream with a body of at most `max_body` bytes.
+    /// Sends the request upstream: its body streamed with at most `max_body` bytes, or the
+    /// bytes a later stage already read and checked.
     pub async fn forward(
         &self,
         mut parts: Parts,
-        body: Incoming,
-        max_body: u64,
+        body: ClientBody,
     ) -> Result<Response<ResponseBody>, Rejection> {
-        // A declared length over the limit is refused before anything is sent.
-        if let Some(length) = parts.headers.get(CONTENT_LENGTH) {
-            let length = length
-                .to_str()
-                .ok()
-                .and_then(|l| l.parse::<u64>().ok())
-                .ok_or(Rejection::InvalidHeader("bad_content_length"))?;
-            if length > max_body {
-                return Err(Rejection::BodyTooLarge { limit: max_body });
-            }
+        if let ClientBody::Streamed { max_body, .. } = &body {
+            check_declared_length(&parts.headers, *max_body)?;
         }
 
         let path = parts
@@ -136,8 +143,14 @@ impl Upstream {
             return Err(Rejection::Overloaded);
         };
 
-        let mut body = LimitedBody::new(body, max_body, self.body_timeout);
-        let mut body_sent = (!body.is_end_stream()).then(|| body.on_sent());
+        let (body, mut body_sent) = match body {
+            ClientBody::Streamed { body, max_body } => {
+                let mut body = LimitedBody::new(body, max_body, self.body_timeout);
+                let sent = (!body.is_end_stream()).then(|| body.on_sent());
+                (Either::Left(body), sent)
+            }
+            ClientBody::Buffered(bytes) => (Either::Right(Full::new(bytes)), None),
+        };
         let exchange = self.client.request(Request::from_parts(parts, body));
         tokio::pin!(exchange);
 
