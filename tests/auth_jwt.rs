@@ -407,3 +407,40 @@ async fn subjectless_keys_pass_only_where_require_names_their_role() {
         upstream.assert_never_saw(tag);
     }
 }
+
+#[tokio::test]
+async fn a_malformed_bearer_header_is_not_rescued_by_a_cookie() {
+    let upstream = Upstream::start().await;
+    let gateway = gateway(&upstream).await;
+    let mine = es256(&user_claims("attacker"));
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
+    let forged = format!(
+        "{header}.{}.",
+        URL_SAFE_NO_PAD.encode(user_claims("victim").to_string())
+    );
+
+    // A tab where the space belongs: an app matching /^Bearer\s+/ would read the forged token.
+    let extra = format!(
+        "Authorization: Bearer\t{forged}\r\n{}X-Test-Id: tab\r\n",
+        session_cookie(&mine, 200)
+    );
+    let response = gateway.get("/api/me", &extra).await;
+    response.assert_refused(401, "Unauthorized");
+    upstream.assert_never_saw("tab");
+}
+
+#[tokio::test]
+async fn subjects_that_are_not_plain_ids_are_refused() {
+    let upstream = Upstream::start().await;
+    let gateway = gateway(&upstream).await;
+    for (i, sub) in ["", "   ", " user-1", "user-1 ", "üser"].iter().enumerate() {
+        let tag = format!("sub-{i}");
+        let extra = format!(
+            "Authorization: Bearer {}\r\nX-Test-Id: {tag}\r\n",
+            es256(&user_claims(sub))
+        );
+        let response = gateway.get("/api/me", &extra).await;
+        response.assert_refused(401, "Unauthorized");
+        upstream.assert_never_saw(&tag);
+    }
+}

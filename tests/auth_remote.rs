@@ -243,6 +243,28 @@ async fn a_token_signed_with_a_key_palisade_lacks_goes_to_the_fallback() {
     let calls = auth.state.lock().unwrap().user_calls.clone();
     assert_eq!(calls, vec![Some("anon-key-for-tests".to_owned())]);
 
+    // A token meant for another audience is refused without asking the auth server.
+    let mut other = claims("legacy-user");
+    other["aud"] = json!("another-app");
+    palisade::auth::jwt::install_crypto_provider();
+    let key = EncodingKey::from_secret(b"the-projects-legacy-secret-we-do-not-hold").unwrap();
+    let misdirected = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &other, &key).unwrap();
+    auth.state
+        .lock()
+        .unwrap()
+        .users
+        .push((misdirected.clone(), "legacy-user".to_owned()));
+    let response = gateway
+        .get("/api/me", &bearer(&misdirected, "other-aud"))
+        .await;
+    assert_eq!(response.status, 401);
+    upstream.assert_never_saw("other-aud");
+    assert_eq!(
+        auth.state.lock().unwrap().user_calls.len(),
+        1,
+        "the auth server was asked"
+    );
+
     // A provider without a fallback refuses the same token.
     let response = gateway.get("/api/strict", &bearer(&legacy, "strict")).await;
     assert_eq!(response.status, 401);
@@ -256,12 +278,12 @@ async fn the_remote_provider_asks_caches_and_fails_closed() {
         .lock()
         .unwrap()
         .users
-        .push(("opaque-session".to_owned(), "u-9".to_owned()));
+        .push(("session.opaque.one".to_owned(), "u-9".to_owned()));
     let gateway = gateway(&upstream, &auth).await;
 
     for tag in ["first", "cached"] {
         let response = gateway
-            .get("/api/transfer", &bearer("opaque-session", tag))
+            .get("/api/transfer", &bearer("session.opaque.one", tag))
             .await;
         assert_eq!(response.status, 200, "{response:?}");
         assert_eq!(
@@ -279,14 +301,26 @@ async fn the_remote_provider_asks_caches_and_fails_closed() {
     );
 
     let response = gateway
-        .get("/api/transfer", &bearer("signed-out-session", "revoked"))
+        .get("/api/transfer", &bearer("session.signed.out", "revoked"))
         .await;
     response.assert_refused(401, "Unauthorized");
     upstream.assert_never_saw("revoked");
 
+    // A token that is not a JWT (say, a service token on a shared header) never leaves.
+    let calls = auth.state.lock().unwrap().user_calls.len();
+    let response = gateway
+        .get("/api/transfer", &bearer("cron-secret-value", "opaque"))
+        .await;
+    assert_eq!(response.status, 401);
+    assert_eq!(
+        auth.state.lock().unwrap().user_calls.len(),
+        calls,
+        "a non-JWT was sent out"
+    );
+
     auth.state.lock().unwrap().user_down = true;
     let response = gateway
-        .get("/api/transfer", &bearer("another-session", "outage"))
+        .get("/api/transfer", &bearer("session.another.one", "outage"))
         .await;
     response.assert_refused(503, "Service unavailable");
     upstream.assert_never_saw("outage");

@@ -8,19 +8,25 @@ use http::header::AUTHORIZATION;
 
 use super::session_cookie;
 
-/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive), `Some`
-/// of an empty slice for a bare `Bearer`, or `None` for another scheme.
+/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive), or `None`
+/// for another scheme. A value that starts like the Bearer scheme but is not exactly
+/// `Bearer`, one space, then the token (a tab, a no-break space, nothing) gives an empty
+/// token, which is refused: it must not count as "no bearer token" and let a cookie decide
+/// while the app, reading the header more loosely, takes it for verified.
 pub fn bearer(value: &[u8]) -> Option<&[u8]> {
     let value = value.trim_ascii();
-    if value.eq_ignore_ascii_case(b"bearer") {
-        return Some(b"");
-    }
-    let (scheme, rest) = value.split_at_checked(6)?;
-    let separated = rest.first() == Some(&b' ');
-    if !scheme.eq_ignore_ascii_case(b"bearer") || !separated {
+    let (scheme, rest) = match value.split_at_checked(6) {
+        Some(split) => split,
+        None => (value, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return None;
     }
-    Some(rest.trim_ascii())
+    match rest.split_first() {
+        Some((b' ', token)) if !token.is_empty() => Some(token.trim_ascii_start()),
+        _ if rest.first().is_some_and(|b| b.is_ascii_alphanumeric()) => None,
+        _ => Some(b""),
+    }
 }
 
 /// The request's user token: the bearer token, else (with `cookie` set) the session cookie's
@@ -57,7 +63,22 @@ mod tests {
         assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
         assert_eq!(bearer(b"bEaReR   abc "), Some(&b"abc"[..]));
         assert_eq!(bearer(b"Bearer"), Some(&b""[..]));
-        assert_eq!(bearer(b"Bearerabc"), None);
+        assert_eq!(
+            bearer(b"Bearer\tabc"),
+            Some(&b""[..]),
+            "a tab is no separator"
+        );
+        assert_eq!(
+            bearer(b"Bearer\xa0abc"),
+            Some(&b""[..]),
+            "nor a no-break space"
+        );
+        assert_eq!(bearer(b"Bearer:abc"), Some(&b""[..]));
+        assert_eq!(
+            bearer(b"Bearerabc"),
+            None,
+            "another scheme that merely starts alike"
+        );
         assert_eq!(bearer(b"Basic abc"), None);
         assert_eq!(bearer(b"Bear"), None);
     }

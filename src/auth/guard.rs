@@ -11,7 +11,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, HeaderName, ORIGIN};
 
-use super::credential::bearer;
 use crate::error::Rejection;
 
 static APIKEY: HeaderName = HeaderName::from_static("apikey");
@@ -25,35 +24,40 @@ pub fn refuse_leaked_service_key(headers: &HeaderMap) -> Result<(), Rejection> {
     if !from_browser(headers) {
         return Ok(());
     }
-    let bearers = headers
+    // Every word of every Authorization and apikey value: a leak detector looks wide, since
+    // it decides nothing but a refusal.
+    let values = headers
         .get_all(AUTHORIZATION)
         .iter()
-        .filter_map(|v| bearer(v.as_bytes()));
-    let apikeys = headers
-        .get_all(&APIKEY)
-        .iter()
-        .map(|v| v.as_bytes().trim_ascii());
-    for credential in bearers.chain(apikeys) {
-        if is_service_key(credential) {
-            tracing::warn!(
-                reason = "service_key_from_browser",
-                "a Supabase service key arrived in a browser request: it has leaked into \
-                 front-end code; rotate it"
-            );
-            return Err(Rejection::Forbidden("service_key_from_browser"));
-        }
+        .chain(headers.get_all(&APIKEY));
+    let mut words = values.flat_map(|value| {
+        value
+            .as_bytes()
+            .split(|b| b.is_ascii_whitespace() || matches!(b, b',' | b'"' | b'\'' | 0xa0))
+            .filter(|word| !word.is_empty())
+    });
+    if words.any(is_service_key) {
+        tracing::warn!(
+            reason = "service_key_from_browser",
+            "a Supabase service key arrived in a browser request: it has leaked into \
+             front-end code; rotate it"
+        );
+        return Err(Rejection::Forbidden("service_key_from_browser"));
     }
     Ok(())
 }
 
 fn from_browser(headers: &HeaderMap) -> bool {
-    let mode = headers.get(&SEC_FETCH_MODE).map(|v| v.as_bytes());
-    headers.contains_key(ORIGIN) || matches!(mode, Some(b"cors" | b"navigate"))
+    let browser_mode = headers.get_all(&SEC_FETCH_MODE).iter().any(|mode| {
+        let mode = mode.as_bytes().trim_ascii();
+        mode.eq_ignore_ascii_case(b"cors") || mode.eq_ignore_ascii_case(b"navigate")
+    });
+    headers.contains_key(ORIGIN) || browser_mode
 }
 
 /// Whether `credential` is a Supabase secret key or a `service_role` JWT.
 fn is_service_key(credential: &[u8]) -> bool {
-    if credential.starts_with(b"sb_secret_") {
+    if credential.len() >= 10 && credential[..10].eq_ignore_ascii_case(b"sb_secret_") {
         return true;
     }
     if credential.len() > MAX_GUARDED_TOKEN {
@@ -69,17 +73,17 @@ fn is_service_key(credential: &[u8]) -> bool {
     ) else {
         return false;
     };
-    let Ok(json) = URL_SAFE_NO_PAD.decode(payload) else {
+    let unpadded: Vec<u8> = payload.iter().copied().filter(|b| *b != b'=').collect();
+    let Ok(json) = URL_SAFE_NO_PAD.decode(&unpadded) else {
         return false;
     };
-    let role = serde_json::from_slice::<serde_json::Value>(&json)
-        .ok()
-        .and_then(|claims| {
-            claims
-                .get("role")
-                .and_then(|r| r.as_str().map(str::to_owned))
-        });
-    role.as_deref() == Some("service_role")
+    // Every `"role": "service_role"` member counts, so a duplicate key cannot hide one.
+    let text = String::from_utf8_lossy(&json);
+    text.match_indices("\"role\"").any(|(at, key)| {
+        let rest = text[at + key.len()..].trim_start();
+        rest.strip_prefix(':')
+            .is_some_and(|value| value.trim_start().starts_with("\"service_role\""))
+    })
 }
 
 #[cfg(test)]
@@ -107,6 +111,7 @@ mod tests {
     fn service_keys_from_a_browser_are_refused() {
         let service = jwt(r#"{"role":"service_role","iss":"supabase"}"#);
         let bearer = format!("Bearer {service}");
+        let duplicate_role = jwt(r#"{"role":"service_role","role":"anon"}"#);
         let cases = [
             vec![
                 ("origin", "https://yourapp.com"),
@@ -120,6 +125,20 @@ mod tests {
             vec![
                 ("origin", "null"),
                 ("authorization", "Bearer sb_secret_abc123"),
+            ],
+            vec![("sec-fetch-mode", "CORS"), ("apikey", "SB_SECRET_abc")],
+            vec![
+                ("sec-fetch-mode", "no-cors"),
+                ("sec-fetch-mode", "cors"),
+                ("apikey", "x, sb_secret_a"),
+            ],
+            vec![
+                ("origin", "https://a.com"),
+                ("authorization", "Bearer\t\"sb_secret_q\""),
+            ],
+            vec![
+                ("origin", "https://a.com"),
+                ("apikey", duplicate_role.as_str()),
             ],
         ];
         for case in cases {

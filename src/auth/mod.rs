@@ -125,6 +125,18 @@ pub async fn authenticate(auth: &RouteAuth, headers: &HeaderMap) -> Result<Ident
             Outcome::Admitted(identity) if is_subjectless(&identity, &auth.require) => {
                 refused.get_or_insert("no_subject");
             }
+            Outcome::Admitted(identity)
+                if identity
+                    .subject
+                    .as_deref()
+                    .is_some_and(|s| !is_plain_subject(s))
+                    || identity
+                        .role
+                        .as_deref()
+                        .is_some_and(|r| !is_plain_subject(r)) =>
+            {
+                refused.get_or_insert("bad_subject");
+            }
             Outcome::Admitted(identity) => {
                 auth.require.check(&identity)?;
                 return Ok(identity);
@@ -145,6 +157,16 @@ pub async fn authenticate(auth: &RouteAuth, headers: &HeaderMap) -> Result<Ident
         reason: refused.unwrap_or("no_credential"),
         token_given: refused.is_some(),
     })
+}
+
+/// Whether a subject can stand as a user id in `x-palisade-user`: printable ASCII, not empty,
+/// no white space at either end (an upstream would trim it and mistake it for another user).
+pub fn is_plain_subject(subject: &str) -> bool {
+    !subject.is_empty()
+        && subject.len() <= 256
+        && subject.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !subject.starts_with(' ')
+        && !subject.ends_with(' ')
 }
 
 fn is_subjectless(identity: &Identity, require: &Requirements) -> bool {

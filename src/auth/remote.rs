@@ -172,6 +172,11 @@ impl RemoteProvider {
     /// Asks about `token` and turns the answer into an authentication outcome: the user, a
     /// refusal, or `Unavailable` (then 503, never a pass).
     pub async fn decide(&self, token: &str) -> Outcome {
+        // Only user tokens (JWTs) go to the auth server: a service token that some other
+        // provider on the route reads from the same header must never leave palisade.
+        if !looks_like_jwt(token) {
+            return Outcome::Refused("not_a_user_token");
+        }
         match self.check(token).await {
             RemoteOutcome::Valid(user) => Outcome::Admitted(Identity {
                 provider: Arc::from(self.name.as_str()),
@@ -326,6 +331,17 @@ fn token_lifetime(token: &str) -> Option<Duration> {
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
     Some(Duration::try_from_secs_f64(exp).ok()?.saturating_sub(now))
+}
+
+/// Whether `token` has a JWT's shape: three non-empty base64url segments.
+fn looks_like_jwt(token: &str) -> bool {
+    let segments: Vec<&str> = token.split('.').collect();
+    segments.len() == 3
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// `kind = "remote"` as a route's provider: the token from the request (bearer, else the

@@ -126,6 +126,11 @@ impl JwtProvider {
             None | Some(Rejected::UnknownKid | Rejected::NoKeyForAlgorithm)
         );
         if let Some(fallback) = self.fallback.as_ref().filter(|_| not_ours) {
+            // The auth server checks the signature; this provider's own issuer and audience
+            // still apply, read from the (not yet verified) token before asking.
+            if !self.addressed_to_us(token) {
+                return Outcome::Refused("wrong_issuer_or_audience");
+            }
             return fallback.decide(token).await;
         }
         match last {
@@ -133,6 +138,38 @@ impl JwtProvider {
             None if unavailable => Outcome::Unavailable("no_key_set"),
             None => Outcome::Refused("no_key"),
         }
+    }
+
+    /// Whether the token's `iss` and `aud` match this provider's, read without verifying:
+    /// good enough to refuse a token meant for someone else before asking the auth server.
+    fn addressed_to_us(&self, token: &str) -> bool {
+        use base64::Engine as _;
+        let Some(payload) = token.split('.').nth(1) else {
+            return false;
+        };
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok());
+        let Some(claims) = claims else {
+            return false;
+        };
+        let issuer_ok = self.rules.issuer.as_deref().is_none_or(|issuer| {
+            claims.get("iss").and_then(serde_json::Value::as_str) == Some(issuer)
+        });
+        let audience_ok =
+            self.rules
+                .audience
+                .as_ref()
+                .is_none_or(|wanted| match claims.get("aud") {
+                    Some(serde_json::Value::String(aud)) => wanted.contains(aud),
+                    Some(serde_json::Value::Array(auds)) => auds
+                        .iter()
+                        .filter_map(serde_json::Value::as_str)
+                        .any(|aud| wanted.iter().any(|w| w == aud)),
+                    _ => false,
+                });
+        issuer_ok && audience_ok
     }
 
     /// A verified token's identity. One without a subject (Supabase's anon or service_role
