@@ -23,3 +23,4 @@ pub mod server;
 pub mod route;
 pub mod sanitize;
 pub mod upstream;
+pub mod validate;

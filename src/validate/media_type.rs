@@ -21,7 +21,11 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         return false;
     }
     let subtype = subtype.trim().to_ascii_lowercase();
-    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.".contains(&b));
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.".contains(&b))
+    };
     match subtype.strip_suffix("+json") {
         _ if subtype == "json" => true,
         Some(prefix) => token(prefix),
