@@ -73,6 +73,17 @@ pub enum Rejection {
     /// A verified identity cannot be passed on as a header (a subject with control bytes).
     #[error("identity not representable as a header")]
     InvalidIdentity,
+    /// The body, query or path parameters failed validation.
+    #[error("invalid input: {reason}")]
+    InvalidBody {
+        /// Which check failed, such as `duplicate_key` or `body_schema`.
+        reason: &'static str,
+        /// The failing locations, when the route exposes them.
+        issues: Option<Vec<Issue>>,
+    },
+    /// A route with a body schema got something other than JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// Too many requests are already in flight to the upstream.
     #[error("too many requests in flight")]
     Overloaded,
@@ -90,6 +101,8 @@ impl Rejection {
                 StatusCode::UNAUTHORIZED
             }
             Rejection::Forbidden(_) => StatusCode::FORBIDDEN,
+            Rejection::InvalidBody { .. } => StatusCode::BAD_REQUEST,
+            Rejection::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Rejection::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
             Rejection::RouteNotFound => StatusCode::NOT_FOUND,
@@ -121,6 +134,8 @@ impl Rejection {
             Rejection::Forbidden(reason) => reason,
             Rejection::AuthUnavailable(reason) => reason,
             Rejection::InvalidIdentity => "identity_not_header_safe",
+            Rejection::InvalidBody { reason, .. } => reason,
+            Rejection::UnsupportedMediaType => "unsupported_media_type",
         }
     }
 
@@ -137,6 +152,13 @@ impl Rejection {
     /// The JSON response for this rejection.
     pub fn into_response(self) -> Response<ResponseBody> {
         let status = self.status();
+        if let Rejection::InvalidBody {
+            issues: Some(issues),
+            ..
+        } = &self
+        {
+            return issues_response(issues);
+        }
         let mut response = error_response(status, public_message(status));
         match self {
             Rejection::MethodNotAllowed { allow } => {
@@ -178,6 +200,30 @@ fn public_message(status: StatusCode) -> &'static str {
         StatusCode::GATEWAY_TIMEOUT => "Gateway timeout",
         _ => "Error",
     }
+}
+
+/// One failing location, for `expose_errors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// A JSON pointer into the input, such as `/amount`.
+    pub pointer: String,
+    /// What is wrong there.
+    pub message: String,
+}
+
+/// `{"error": "Invalid input", "issues": [{"path": ..., "message": ...}]}`.
+fn issues_response(issues: &[Issue]) -> Response<ResponseBody> {
+    let issues: Vec<serde_json::Value> = issues
+        .iter()
+        .map(|i| serde_json::json!({ "path": i.pointer, "message": i.message }))
+        .collect();
+    let body = serde_json::json!({ "error": "Invalid input", "issues": issues }).to_string();
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from(body))));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// A `{"error": "..."}` response; `message` must be a plain ASCII literal.

@@ -16,6 +16,8 @@ pub const UPSTREAM_ERRORS: &str = "palisade_upstream_errors_total";
 /// Authentication outcomes, by `provider`, `result` (`admitted`, `refused`, `unavailable`)
 /// and `reason`.
 pub const AUTH_DECISIONS: &str = "palisade_auth_decisions_total";
+/// Validation failures, by `route` and `part` (`body`, `query`, `params`, `content_type`).
+pub const VALIDATION_FAILURES: &str = "palisade_validation_failures_total";
 /// Connections refused because `max_connections` was reached.
 pub const CONNECTIONS_REFUSED: &str = "palisade_connections_refused_total";
 

@@ -17,6 +17,7 @@ use crate::error::{Rejection, ResponseBody};
 use crate::route::{self, Match};
 use crate::sanitize::{self, Peer, X_REQUEST_ID};
 use crate::upstream::{ClientBody, Upstream};
+use crate::validate;
 
 /// Everything a request needs from the running gateway; shared by all connections.
 #[derive(Debug)]
@@ -116,19 +117,16 @@ async fn run_stages(
         let allow = HeaderValue::from_static(route::ALL_KNOWN_METHODS);
         return Err(Rejection::MethodNotAllowed { allow });
     }
-    let route = match gateway
-        .config
-        .router
-        .find(sanitized.path.segments(), &parts.method)
-    {
-        Match::Found { value, .. } => Some(Arc::clone(value)),
+    let segments = sanitized.path.segments();
+    let (route, params) = match gateway.config.router.find(segments, &parts.method) {
+        Match::Found { value, params } => (Some(Arc::clone(value)), Some(params)),
         Match::MethodNotAllowed { allow, pattern } => {
             outcome.route_name = Some(Arc::from(pattern.to_string()));
             let allow = http::HeaderValue::from_str(allow)
                 .map_err(|_| Rejection::InvalidHeader("allow"))?;
             return Err(Rejection::MethodNotAllowed { allow });
         }
-        Match::NotFound if server.unmatched == Unmatched::Pass => None,
+        Match::NotFound if server.unmatched == Unmatched::Pass => (None, None),
         Match::NotFound => return Err(Rejection::RouteNotFound),
     };
     outcome.route_name = route.as_ref().map(|r| Arc::clone(&r.name));
@@ -146,10 +144,25 @@ async fn run_stages(
             .or_else(|| identity.client.map(|c| c.to_string()));
     }
 
-    // 5. rate limit, 6. validate: refused at config load until built.
+    // 5. rate limit: refused at config load until built.
 
-    // 7. upstream: forward with the route's body limit.
+    // 6. validate: path parameters, query and body against the route's schemas; a checked
+    // body is read whole and forwarded byte for byte.
     let max_body = route.as_ref().map_or(server.max_body, |r| r.max_body);
-    let body = ClientBody::Streamed { body, max_body };
+    let body = match (route.as_ref().filter(|r| !r.validation.is_empty()), params) {
+        (Some(route), Some(params)) => {
+            let request = validate::Request {
+                route: &route.name,
+                segments,
+                params,
+                max_body,
+                body_timeout: server.timeouts.body,
+            };
+            validate::validate(&route.validation, request, &parts, body).await?
+        }
+        _ => ClientBody::Streamed { body, max_body },
+    };
+
+    // 7. upstream: forward.
     gateway.upstream.forward(parts, body).await
 }

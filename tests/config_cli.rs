@@ -205,8 +205,8 @@ fn run_refuses_a_config_that_asks_for_an_unbuilt_protection() {
         ),
         ("[secrets]\ndeny = []\n", "secrets"),
         (
-            "[[route]]\npath = \"/api/pay\"\nauth = \"none\"\nbody = \"schemas/pay.json\"\n",
-            "body",
+            "[[route]]\npath = \"/api/pay\"\nauth = \"none\"\ncors = { origins = [] }\n",
+            "cors",
         ),
         (
             "[[route]]\npath = \"/api/ai\"\nauth = \"none\"\nrate_limit = \"ai\"\n",

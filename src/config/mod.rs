@@ -141,6 +141,8 @@ pub struct Route {
     pub methods: Option<Vec<Method>>,
     /// Who may call the route, and what they must hold.
     pub auth: crate::auth::RouteAuth,
+    /// What the route's input must look like.
+    pub validation: crate::validate::RouteValidation,
     /// The largest body for this route, in bytes.
     pub max_body: u64,
 }

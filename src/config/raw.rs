@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub cors: Option<Spanned<toml::Value>>,
     pub rate_limit: Option<Spanned<toml::Value>>,
     pub secrets: Option<Spanned<toml::Value>>,
+    pub validation: Option<RawValidation>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RawRoute>,
 }
@@ -60,6 +61,14 @@ pub struct RawTls {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub listen: Spanned<String>,
+}
+
+/// `[validation]`: defaults for every route's input checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidation {
+    pub expose_errors: Option<Spanned<bool>>,
+    pub max_depth: Option<Spanned<i64>>,
 }
 
 /// One `[auth.NAME]` provider. Which keys apply depends on `kind`; the checker refuses keys

@@ -117,10 +117,13 @@ pub(super) fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Config, 
         .cloned()
         .collect();
     let max_body = server.as_ref().map_or(1 << 20, |s| s.max_body);
+    let validation = validation::check_defaults(&mut checker, raw.validation.as_ref());
     let context = RouteContext {
         providers: &providers,
         broken: &broken,
         max_body,
+        base_dir,
+        validation,
     };
     let routes = check_routes(&mut checker, &raw.routes, &context, &mut warnings);
     if let Some((routes, _)) = &routes {
@@ -230,6 +233,10 @@ struct RouteContext<'a> {
     broken: &'a [String],
     /// `server.max_body`, the default for routes.
     max_body: u64,
+    /// The config's folder, for schema files.
+    base_dir: &'a Path,
+    /// `[validation]`.
+    validation: validation::Defaults,
 }
 
 fn check_routes(
@@ -271,46 +278,16 @@ fn check_route(
     context: &RouteContext<'_>,
 ) -> Option<Route> {
     let key = |name: &str| format!("route[{index}].{name}");
-    let unbuilt: [(&str, Option<Range<usize>>, &str); 8] = [
+    let unbuilt: [(&str, Option<Range<usize>>, &str); 2] = [
         (
             "rate_limit",
             raw.rate_limit.as_ref().map(|v| v.span()),
             "rate limiting",
         ),
         (
-            "body",
-            raw.body.as_ref().map(|v| v.span()),
-            "body validation",
-        ),
-        (
-            "query",
-            raw.query.as_ref().map(|v| v.span()),
-            "query validation",
-        ),
-        (
-            "params",
-            raw.params.as_ref().map(|v| v.span()),
-            "path parameter validation",
-        ),
-        (
             "cors",
             raw.cors.as_ref().map(|v| v.span()),
             "per-route CORS",
-        ),
-        (
-            "strict",
-            raw.strict.as_ref().map(|v| v.span()),
-            "body validation",
-        ),
-        (
-            "expose_errors",
-            raw.expose_errors.as_ref().map(|v| v.span()),
-            "body validation",
-        ),
-        (
-            "allow_prototype_keys",
-            raw.allow_prototype_keys.as_ref().map(|v| v.span()),
-            "body validation",
         ),
     ];
     for (name, span, what) in unbuilt {
@@ -318,6 +295,13 @@ fn check_route(
             checker.report(key(name), Some(span), not_built(what));
         }
     }
+    let validation = validation::check_route_validation(
+        checker,
+        index,
+        raw,
+        context.base_dir,
+        context.validation,
+    );
 
     let pattern = checker.check(&key("path"), &raw.path, |p| {
         p.parse::<Pattern>()
@@ -344,6 +328,7 @@ fn check_route(
         pattern,
         methods: methods?,
         auth: auth?,
+        validation: validation?,
         max_body: max_body?,
     })
 }
@@ -379,6 +364,7 @@ fn parse_methods(list: &[String]) -> Result<Vec<Method>, String> {
 
 mod auth;
 mod server;
+mod validation;
 
 #[cfg(test)]
 mod tests;

@@ -88,7 +88,7 @@ fn protections_not_built_yet_refuse_to_load() {
             "{extra}: {all:?}"
         );
     }
-    for key in ["rate_limit = \"auth\"", "body = \"schemas/x.json\""] {
+    for key in ["rate_limit = \"auth\"", "cors = { origins = [] }"] {
         let all = problems(&format!("{MINIMAL}{key}\n"));
         assert!(
             all.iter().any(|p| p.contains("not implemented")),
@@ -537,4 +537,35 @@ fn remote_and_fallback_mistakes_are_named() {
         all.iter().any(|p| p.contains("auth.supabase.fallback")),
         "{all:?}"
     );
+}
+
+#[test]
+fn schemas_compile_at_load_and_name_the_route() {
+    let missing = MINIMAL.replace(
+        "auth = \"none\"",
+        "auth = \"none\"\nbody = \"schemas/x.json\"",
+    );
+    let all = problems(&missing);
+    assert!(
+        all[0].contains("route[0].body") && all[0].contains("schemas/x.json"),
+        "{all:?}"
+    );
+
+    let bad = MINIMAL.replace(
+        "auth = \"none\"",
+        "auth = \"none\"\nbody = { type = \"nonsense\" }",
+    );
+    let all = problems(&bad);
+    assert!(all[0].contains("route[0].body"), "{all:?}");
+
+    let inline = MINIMAL.replace(
+        "auth = \"none\"",
+        "auth = \"none\"\nbody = { type = \"object\", properties = { a = { type = \"integer\" } } }",
+    );
+    let config = load(&inline).unwrap();
+    assert!(config.routes[0].validation.body.is_some());
+
+    let stray = MINIMAL.replace("auth = \"none\"", "auth = \"none\"\nstrict = false");
+    let all = problems(&stray);
+    assert!(all[0].contains("route[0].strict"), "{all:?}");
 }
