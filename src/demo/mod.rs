@@ -145,6 +145,10 @@ async fn send(
         head.push_str(extra);
         head.push_str("\r\n");
     }
+    let framed = extra.contains("Content-Length") || extra.contains("Transfer-Encoding");
+    if !scenario.body.is_empty() && !framed {
+        head.push_str(&format!("Content-Length: {}\r\n", scenario.body.len()));
+    }
     head.push_str("\r\n");
 
     let mut stream = TcpStream::connect(addr).await?;

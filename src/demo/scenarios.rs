@@ -43,6 +43,12 @@ path = "/api/cron/[job]"
 methods = ["POST"]
 auth = "cron"
 
+[[route]]
+path = "/api/transfer"
+methods = ["POST"]
+auth = "none"
+body = { type = "object", required = ["amount", "recipientId"], properties = { amount = { type = "integer", minimum = 1, maximum = 10000000 }, recipientId = { type = "string", format = "uuid" }, note = { type = "string", maxLength = 200 } } }
+
 [auth.users]
 kind = "jwt"
 jwks_file = "jwks.json"
@@ -232,6 +238,50 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         status: 200,
         absent: &[],
         present: &["\"x-palisade-user\":\"demo-user-0001\""],
+    },
+    Scenario {
+        title: "A transfer that matches its schema passes, byte for byte",
+        curl: "curl -i -H 'Content-Type: application/json' \
+               -d '{\"amount\":100,\"recipientId\":\"6f1c2a3e-7b8d-4e5f-9a0b-1c2d3e4f5a6b\"}' \
+               http://{addr}/api/transfer",
+        request: "POST /api/transfer\r\nContent-Type: application/json",
+        body: br#"{"amount":100,"recipientId":"6f1c2a3e-7b8d-4e5f-9a0b-1c2d3e4f5a6b"}"#,
+        status: 200,
+        absent: &[],
+        present: &[],
+    },
+    Scenario {
+        title: "A field the schema does not declare is refused (strict by default)",
+        curl: "curl -i -H 'Content-Type: application/json' \
+               -d '{\"amount\":100,\"recipientId\":\"6f1c2a3e-7b8d-4e5f-9a0b-1c2d3e4f5a6b\",\"admin\":true}' \
+               http://{addr}/api/transfer",
+        request: "POST /api/transfer\r\nContent-Type: application/json",
+        body:
+            br#"{"amount":100,"recipientId":"6f1c2a3e-7b8d-4e5f-9a0b-1c2d3e4f5a6b","admin":true}"#,
+        status: 400,
+        absent: &[],
+        present: &[],
+    },
+    Scenario {
+        title: "A duplicate key (the app and the schema could read different values) is refused",
+        curl: "curl -i -H 'Content-Type: application/json' \
+               -d '{\"amount\":1,\"amount\":9999999,\"recipientId\":\"6f1c2a3e-7b8d-4e5f-9a0b-1c2d3e4f5a6b\"}' \
+               http://{addr}/api/transfer",
+        request: "POST /api/transfer\r\nContent-Type: application/json",
+        body:
+            br#"{"amount":1,"amount":9999999,"recipientId":"6f1c2a3e-7b8d-4e5f-9a0b-1c2d3e4f5a6b"}"#,
+        status: 400,
+        absent: &[],
+        present: &[],
+    },
+    Scenario {
+        title: "A body that is not JSON gets 415",
+        curl: "curl -i -H 'Content-Type: text/plain' -d 'amount=100' http://{addr}/api/transfer",
+        request: "POST /api/transfer\r\nContent-Type: text/plain",
+        body: b"amount=100",
+        status: 415,
+        absent: &[],
+        present: &[],
     },
     Scenario {
         title: "A slow upstream is cut off with 504",
