@@ -79,7 +79,7 @@ pub fn report(config: &Config) -> String {
             methods,
             auth,
             "-".to_owned(),
-            "-".to_owned(),
+            schemas(route),
             "-".to_owned(),
             human_size(route.max_body),
         ]);
@@ -103,6 +103,24 @@ pub fn report(config: &Config) -> String {
         }
     }
     out
+}
+
+/// Which of a route's inputs have schemas, such as `body,query`.
+fn schemas(route: &crate::config::Route) -> String {
+    let v = &route.validation;
+    let parts: Vec<&str> = [
+        ("body", v.body.is_some()),
+        ("query", v.query.is_some()),
+        ("params", v.params.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(",")
+    }
 }
 
 /// One line about a provider, naming key ids but never key material.

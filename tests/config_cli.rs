@@ -294,3 +294,31 @@ fn check_refuses_a_route_group_pattern_with_advice() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_config_in_the_working_directory_finds_its_schema_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("schemas")).unwrap();
+    std::fs::write(
+        dir.path().join("schemas/transfer.json"),
+        r#"{"type":"object","properties":{"amount":{"type":"integer"}}}"#,
+    )
+    .unwrap();
+    let config = format!(
+        "{}\n[[route]]\npath = \"/api/pay\"\nauth = \"none\"\nbody = \"schemas/transfer.json\"\n",
+        good_config(free_port())
+    );
+    std::fs::write(dir.path().join("palisade.toml"), config).unwrap();
+    let output = palisade()
+        .args(["check", "-c", "palisade.toml"])
+        .current_dir(dir.path())
+        .env_remove("PALISADE_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}{stdout}", text(&output.stderr));
+    assert!(
+        stdout.contains("/api/pay") && stdout.contains("body"),
+        "{stdout}"
+    );
+}

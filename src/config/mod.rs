@@ -206,7 +206,11 @@ impl Config {
                 message: format!("cannot read the config file: {e}"),
             }],
         })?;
-        let base_dir = path.parent().unwrap_or(Path::new("."));
+        // `palisade.toml` has the empty path as its parent: that is the working directory.
+        let base_dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
         Config::parse(&text, path, base_dir)
     }
 
