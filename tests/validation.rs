@@ -280,3 +280,54 @@ async fn query_and_path_parameters_are_validated() {
     response.assert_refused(400, "Invalid input");
     upstream.assert_never_saw("p-bad");
 }
+
+mod forwarding {
+    //! Any body the schema accepts reaches the app exactly as sent, whatever its spacing, key
+    //! order, escapes or characters.
+
+    use proptest::prelude::*;
+
+    use super::{JSON, UUID, gateway, post};
+    use crate::support::Upstream;
+
+    /// A transfer body the schema accepts, written in one of many equivalent ways.
+    fn transfer() -> impl Strategy<Value = String> {
+        let space = prop::sample::select(vec!["", " ", "\n", "\t", "  \r\n "]);
+        let note = prop::option::of("[a-zA-Z0-9 éü€\\\\\"/]{0,40}");
+        (1i64..=10_000_000, note, space.clone(), space, any::<bool>()).prop_map(
+            |(amount, note, a, b, reorder)| {
+                let mut fields = vec![
+                    format!("{a}\"amount\"{b}:{a}{amount}"),
+                    format!("\"recipientId\":{b}\"{UUID}\""),
+                ];
+                if let Some(note) = note {
+                    let escaped = note.replace('\\', "\\\\").replace('"', "\\\"");
+                    fields.push(format!("\"note\"{a}:{b}\"{escaped}\""));
+                }
+                if reorder {
+                    fields.reverse();
+                }
+                format!("{a}{{{}}}{b}", fields.join(&format!("{b},{a}")))
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+        #[test]
+        fn accepted_bodies_are_forwarded_unchanged(bodies in prop::collection::vec(transfer(), 8)) {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async {
+                let upstream = Upstream::start().await;
+                let gateway = gateway(&upstream).await;
+                for (i, body) in bodies.iter().enumerate() {
+                    let tag = format!("p{i}");
+                    let response = post(&gateway, "/api/transfer", JSON, body.as_bytes(), &tag).await;
+                    assert_eq!(response.status, 200, "{body:?}: {response:?}");
+                    assert_eq!(upstream.one_tagged(&tag).body, body.as_bytes());
+                }
+            });
+        }
+    }
+}
