@@ -1,6 +1,7 @@
 //! `[auth.NAME]` providers and each route's `auth` and `require`, checked.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +56,7 @@ fn check_provider(
     let key = |field: &str| format!("auth.{name}.{field}");
     match raw.kind.get_ref().as_str() {
         "token" => {
-            refuse_foreign(checker, name, "token", &token_foreign(raw));
+            refuse_foreign(checker, name, "token", raw);
             let header = raw.header.as_ref().map_or("authorization", |h| h.get_ref());
             let Some(keys) = &raw.keys else {
                 let message = "a token provider needs `keys`".to_owned();
@@ -99,20 +100,7 @@ fn check_jwt(
     checked: &Providers,
 ) -> Option<JwtProvider> {
     let key = |field: &str| format!("auth.{name}.{field}");
-    let span = |value: &Option<Spanned<String>>| value.as_ref().map(Spanned::span);
-    refuse_foreign(
-        checker,
-        name,
-        "jwt",
-        &[
-            ("url", span(&raw.url)),
-            ("headers", raw.headers.as_ref().map(Spanned::span)),
-            ("cache", span(&raw.cache)),
-            ("timeout", span(&raw.timeout)),
-            ("header", span(&raw.header)),
-            ("keys", raw.keys.as_ref().map(Spanned::span)),
-        ],
-    );
+    refuse_foreign(checker, name, "jwt", raw);
     let errors_before = checker.problems.len();
     let fetched = match &raw.jwks_url {
         Some(url) => checker.check(&key("jwks_url"), url, |u| {
@@ -220,29 +208,7 @@ fn check_remote(
     base_dir: &Path,
 ) -> Option<RemoteAuth> {
     let key = |field: &str| format!("auth.{name}.{field}");
-    let span = |value: &Option<Spanned<String>>| value.as_ref().map(Spanned::span);
-    refuse_foreign(
-        checker,
-        name,
-        "remote",
-        &[
-            ("jwks_url", span(&raw.jwks_url)),
-            ("jwks_file", span(&raw.jwks_file)),
-            ("public_key", span(&raw.public_key)),
-            ("secret", span(&raw.secret)),
-            ("algorithm", span(&raw.algorithm)),
-            ("issuer", span(&raw.issuer)),
-            ("audience", raw.audience.as_ref().map(Spanned::span)),
-            ("leeway", span(&raw.leeway)),
-            (
-                "required_claims",
-                raw.required_claims.as_ref().map(Spanned::span),
-            ),
-            ("fallback", span(&raw.fallback)),
-            ("header", span(&raw.header)),
-            ("keys", raw.keys.as_ref().map(Spanned::span)),
-        ],
-    );
+    refuse_foreign(checker, name, "remote", raw);
     let errors_before = checker.problems.len();
 
     let Some(url) = &raw.url else {
@@ -330,40 +296,45 @@ fn read_file(path: &str, base_dir: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(&full).map_err(|e| format!("cannot read `{}`: {e}", full.display()))
 }
 
-/// The keys set on a token provider that belong to other kinds.
-fn token_foreign(raw: &RawProvider) -> Vec<(&'static str, Option<std::ops::Range<usize>>)> {
-    fn span<T>(value: &Option<Spanned<T>>) -> Option<std::ops::Range<usize>> {
+/// A provider setting: its name, where it is set (if it is), and the kinds it belongs to.
+type Setting = (&'static str, Option<Range<usize>>, &'static [&'static str]);
+
+/// Every provider setting, with the kinds it belongs to.
+fn settings(raw: &RawProvider) -> [Setting; 17] {
+    fn span<T>(value: &Option<Spanned<T>>) -> Option<Range<usize>> {
         value.as_ref().map(Spanned::span)
     }
-    vec![
-        ("jwks_url", span(&raw.jwks_url)),
-        ("jwks_file", span(&raw.jwks_file)),
-        ("public_key", span(&raw.public_key)),
-        ("secret", span(&raw.secret)),
-        ("algorithm", span(&raw.algorithm)),
-        ("issuer", span(&raw.issuer)),
-        ("audience", span(&raw.audience)),
-        ("leeway", span(&raw.leeway)),
-        ("required_claims", span(&raw.required_claims)),
-        ("cookie", span(&raw.cookie)),
-        ("fallback", span(&raw.fallback)),
-        ("url", span(&raw.url)),
-        ("headers", span(&raw.headers)),
-        ("cache", span(&raw.cache)),
-        ("timeout", span(&raw.timeout)),
+    const JWT: &[&str] = &["jwt"];
+    const USER: &[&str] = &["jwt", "remote"];
+    const REMOTE: &[&str] = &["remote"];
+    const TOKEN: &[&str] = &["token"];
+    [
+        ("jwks_url", span(&raw.jwks_url), JWT),
+        ("jwks_file", span(&raw.jwks_file), JWT),
+        ("public_key", span(&raw.public_key), JWT),
+        ("secret", span(&raw.secret), JWT),
+        ("algorithm", span(&raw.algorithm), JWT),
+        ("issuer", span(&raw.issuer), JWT),
+        ("audience", span(&raw.audience), JWT),
+        ("leeway", span(&raw.leeway), JWT),
+        ("required_claims", span(&raw.required_claims), JWT),
+        ("fallback", span(&raw.fallback), JWT),
+        ("cookie", span(&raw.cookie), USER),
+        ("url", span(&raw.url), REMOTE),
+        ("headers", span(&raw.headers), REMOTE),
+        ("cache", span(&raw.cache), REMOTE),
+        ("timeout", span(&raw.timeout), REMOTE),
+        ("header", span(&raw.header), TOKEN),
+        ("keys", span(&raw.keys), TOKEN),
     ]
 }
 
-fn refuse_foreign(
-    checker: &mut Checker<'_>,
-    name: &str,
-    kind: &str,
-    fields: &[(&'static str, Option<std::ops::Range<usize>>)],
-) {
-    for (field, span) in fields {
-        if let Some(span) = span {
+/// Reports every setting that belongs to another kind of provider.
+fn refuse_foreign(checker: &mut Checker<'_>, name: &str, kind: &str, raw: &RawProvider) {
+    for (field, span, kinds) in settings(raw) {
+        if let Some(span) = span.filter(|_| !kinds.contains(&kind)) {
             let message = format!("`{field}` is not a setting of a {kind} provider");
-            checker.report(format!("auth.{name}.{field}"), Some(span.clone()), message);
+            checker.report(format!("auth.{name}.{field}"), Some(span), message);
         }
     }
 }
