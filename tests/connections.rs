@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Empty;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::{Setup, Upstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -64,12 +63,7 @@ async fn an_idle_http2_connection_is_closed_and_a_busy_one_is_not() {
         .start()
         .await;
 
-    let stream = TcpStream::connect(gateway.addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    let connection = tokio::spawn(connection);
+    let (mut sender, connection) = support::h2_connect(gateway.addr).await;
 
     // A request that outlives the idle limit keeps the connection open...
     let url = format!("http://{}/hang-then-ok", gateway.addr);
@@ -97,12 +91,7 @@ async fn requests_beyond_the_in_flight_limit_get_503_at_once() {
         .await;
 
     // One HTTP/2 connection: the first stream holds the only upstream slot.
-    let stream = TcpStream::connect(gateway.addr).await.unwrap();
-    let (sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let (sender, _connection) = support::h2_connect(gateway.addr).await;
     let slow = format!("http://{}/slow", gateway.addr);
     let mut first = sender.clone();
     let holding = tokio::spawn(async move {
@@ -212,12 +201,7 @@ async fn a_response_still_streaming_counts_against_the_in_flight_limit() {
         .start()
         .await;
 
-    let stream = TcpStream::connect(gateway.addr).await.unwrap();
-    let (sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let (sender, _connection) = support::h2_connect(gateway.addr).await;
     let get = |path: &str| {
         let url = format!("http://{}{path}", gateway.addr);
         Request::get(url).body(Empty::<Bytes>::new()).unwrap()

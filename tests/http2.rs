@@ -8,9 +8,7 @@ mod support;
 use bytes::Bytes;
 use http::{Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::{Gateway, Setup, Upstream};
-use tokio::net::TcpStream;
 
 const ROUTES: &str = r#"
 [[route]]
@@ -24,12 +22,7 @@ async fn gateway(upstream: &Upstream) -> Gateway {
 
 /// Sends one HTTP/2 request exactly as built (no URL normalisation), returning status and body.
 async fn h2_send(gateway: &Gateway, request: Request<Empty<Bytes>>) -> (StatusCode, Bytes) {
-    let stream = TcpStream::connect(gateway.addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let (mut sender, _connection) = support::h2_connect(gateway.addr).await;
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.version(), Version::HTTP_2);
     let status = response.status();
