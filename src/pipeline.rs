@@ -1,8 +1,9 @@
 //! The request pipeline: every request passes the stages below, in this order, and the first
 //! stage that refuses it answers. A refused request never reaches the upstream.
 //!
-//! Stages 3 to 6 (CORS, authentication, rate limiting, validation) are refused at config load
-//! until they are built, so no route can ask for one and silently run without it.
+//! 1. sanitize, 2. route, 3. CORS, 4. auth, 5. rate limit, 6. validate, 7. upstream. Stages 3
+//! and 5 are refused at config load until they are built, so no route can ask for one and
+//! silently run without it.
 
 use std::sync::Arc;
 use std::time::Instant;
