@@ -1,8 +1,8 @@
 //! The request pipeline: every request passes the stages below, in this order, and the first
 //! stage that refuses it answers. A refused request never reaches the upstream.
 //!
-//! 1. sanitize, 2. route, 3. CORS, 4. auth, 5. rate limit, 6. validate, 7. upstream. Stages 3
-//! and 5 are refused at config load until they are built, so no route can ask for one and
+//! The stages: sanitize, route, CORS, auth, rate limit, validate, upstream. CORS and rate
+//! limiting are refused at config load until they are built, so no route can ask for one and
 //! silently run without it.
 
 use std::sync::Arc;

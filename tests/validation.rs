@@ -152,6 +152,10 @@ async fn bodies_the_schema_or_strict_json_refuse_never_reach_the_app() {
             b"{\"amount\":1,\"recipientId\":\"\xff\xfe\"}".to_vec(),
         ),
         ("empty", Vec::new()),
+        (
+            "beyond-2^53",
+            format!("{{\"amount\":9007199254740993,\"recipientId\":\"{UUID}\"}}").into_bytes(),
+        ),
     ];
     for (tag, body) in cases {
         let response = post(&gateway, "/api/transfer", JSON, &body, tag).await;
@@ -162,6 +166,20 @@ async fn bodies_the_schema_or_strict_json_refuse_never_reach_the_app() {
         );
         upstream.assert_never_saw(tag);
     }
+}
+
+#[tokio::test]
+async fn thousands_of_unknown_keys_are_refused() {
+    let upstream = Upstream::start().await;
+    let gateway = gateway(&upstream).await;
+    let extra: Vec<String> = (0..2_000).map(|i| format!("\"k{i}\":1")).collect();
+    let body = format!(
+        "{{\"amount\":1,\"recipientId\":\"{UUID}\",{}}}",
+        extra.join(",")
+    );
+    let response = post(&gateway, "/api/transfer", JSON, body.as_bytes(), "many").await;
+    response.assert_refused(400, "Invalid input");
+    upstream.assert_never_saw("many");
 }
 
 #[tokio::test]
@@ -180,6 +198,11 @@ async fn anything_but_json_gets_415() {
             "Content-Type: multipart/form-data; boundary=x\r\n",
         ),
         ("none", ""),
+        ("utf7", "Content-Type: application/json; charset=utf-7\r\n"),
+        (
+            "gzip",
+            "Content-Type: application/json\r\nContent-Encoding: gzip\r\n",
+        ),
     ];
     for (tag, content_type) in types {
         let response = post(

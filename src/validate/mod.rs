@@ -81,7 +81,7 @@ pub async fn validate(
         });
     };
 
-    if !media_type::is_json(&parts.headers) {
+    if !media_type::is_json(&parts.headers) || !media_type::is_unencoded(&parts.headers) {
         count(&request, "content_type");
         return Err(Rejection::UnsupportedMediaType);
     }

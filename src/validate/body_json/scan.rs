@@ -288,7 +288,6 @@ impl<'a> Scanner<'a> {
             Some(b'1'..=b'9') => self.digits(),
             _ => return Err(self.syntax()),
         }
-        let integer_digits = self.pos - start;
 
         let mut plain = true;
         if self.eat(b'.') {
@@ -301,9 +300,19 @@ impl<'a> Scanner<'a> {
             plain = false;
         }
 
-        // Integers below 10^300 are always finite; anything else is parsed to find out.
-        if plain && integer_digits <= 300 {
-            return Ok(());
+        // An integer must be one a double holds exactly (at most 2^53 in magnitude): beyond
+        // that, a Node back end rounds it and acts on a number other than the one validated.
+        if plain {
+            let digits = self.text.get(start..self.pos).unwrap_or_default();
+            let magnitude = digits.trim_start_matches('-');
+            let exact =
+                magnitude.len() < 16 || (magnitude.len() == 16 && magnitude <= "9007199254740992");
+            if exact {
+                return Ok(());
+            }
+            return Err(BodyRejected::NumberOutOfRange {
+                pointer: self.pointer(),
+            });
         }
         let finite = self
             .text

@@ -61,11 +61,23 @@ fn escapes_and_pairs_decode() {
 }
 
 #[test]
-fn integers_stay_exact() {
-    let value = checked("[9007199254740993, -9223372036854775808, 18446744073709551615]").unwrap();
-    assert_eq!(value[0].as_u64(), Some(9_007_199_254_740_993));
-    assert_eq!(value[1].as_i64(), Some(i64::MIN));
-    assert_eq!(value[2].as_u64(), Some(u64::MAX));
+fn integers_a_double_holds_exactly_pass_and_larger_ones_are_refused() {
+    let value = checked("[9007199254740992, -9007199254740992, 123456789012345]").unwrap();
+    assert_eq!(value[0].as_u64(), Some(9_007_199_254_740_992));
+    assert_eq!(value[1].as_i64(), Some(-9_007_199_254_740_992));
+    // A Node back end would round these and act on another number than the one validated.
+    for big in [
+        "9007199254740993",
+        "-9007199254740993",
+        "18446744073709551615",
+        "10000000000000000",
+    ] {
+        let refused = checked(&format!("{{\"id\":{big}}}"));
+        assert!(
+            matches!(refused, Err(BodyRejected::NumberOutOfRange { .. })),
+            "{big}"
+        );
+    }
 }
 
 #[test]
@@ -75,8 +87,7 @@ fn tiny_numbers_underflow_to_zero() {
 
 #[test]
 fn long_but_finite_numbers_pass() {
-    let big = format!("1{}", "0".repeat(307));
-    assert!(checked(&big).is_ok());
+    assert!(checked("1e307").is_ok());
     let precise = format!("0.{}1", "0".repeat(10_000));
     assert!(checked(&precise).is_ok());
     assert!(checked("1.7976931348623157e308").is_ok());
@@ -408,8 +419,8 @@ fn safe_key() -> impl Strategy<Value = String> {
 
 fn number() -> impl Strategy<Value = Number> {
     prop_oneof![
-        any::<i64>().prop_map(Number::from),
-        any::<u64>().prop_map(Number::from),
+        (-(1i64 << 53)..=(1i64 << 53)).prop_map(Number::from),
+        (0u64..=(1u64 << 53)).prop_map(Number::from),
         // Exact only with serde_json's `float_roundtrip` feature, which this crate enables.
         any::<f64>().prop_filter_map("finite", Number::from_f64),
     ]

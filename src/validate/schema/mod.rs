@@ -131,10 +131,13 @@ impl CompiledSchema {
         // A property that fails its own schema also counts as "unevaluated" for the strict
         // parent (failed branches yield no annotations); gather a few extra issues so those
         // echoes can be dropped in favour of the real reason.
+        // Bounded before the echo filter below, which compares issues pairwise: a body with
+        // 70,000 unknown keys must cost no more than one with forty.
+        let bound = self.max_issues.saturating_mul(4);
         let mut issues = Vec::new();
         for error in self.validator.iter_errors(value) {
-            push_issues(&mut issues, &error);
-            if issues.len() >= self.max_issues.saturating_mul(4) {
+            push_issues(&mut issues, &error, bound);
+            if issues.len() >= bound {
                 break;
             }
         }
@@ -172,13 +175,15 @@ impl Retrieve for Prepared {
     }
 }
 
-/// Turns one validation error into issues: one per unknown or missing property.
-fn push_issues(issues: &mut Vec<Issue>, error: &ValidationError<'_>) {
+/// Turns one validation error into issues (one per unknown or missing property), keeping
+/// `issues` at most `bound` long.
+fn push_issues(issues: &mut Vec<Issue>, error: &ValidationError<'_>, bound: usize) {
     let at = error.instance_path().as_str();
     match error.kind() {
         ValidationErrorKind::UnevaluatedProperties { unexpected }
         | ValidationErrorKind::AdditionalProperties { unexpected } => {
-            for name in unexpected {
+            let room = bound.saturating_sub(issues.len());
+            for name in unexpected.iter().take(room) {
                 issues.push(issue(&child_pointer(at, name), UNKNOWN_PROPERTY));
             }
         }
