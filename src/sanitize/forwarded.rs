@@ -120,11 +120,6 @@ impl TrustedProxies {
         self.trust(ip) != Trust::None
     }
 
-    /// Whether no proxy is trusted at all.
-    pub fn is_empty(&self) -> bool {
-        self.full.is_empty() && self.address_only.is_empty()
-    }
-
     /// Whether a range is so broad (shorter than /8, or /16 for IPv6) that it must take in
     /// clients, who could then choose their own address.
     pub fn trusts_everyone(&self) -> bool {

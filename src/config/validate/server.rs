@@ -290,24 +290,14 @@ pub(crate) fn parse_host_entry(text: &str) -> Result<HostName, String> {
     if authority.as_str().contains('@') || authority.host().is_empty() {
         return Err(bad());
     }
-    // Whatever follows the host must be `:` and a port written as plain digits: Rust's
-    // integer parser would also take `+80`, which no client sends.
-    let port = match &authority.as_str()[authority.host().len()..] {
-        "" => None,
-        rest => {
-            let digits = rest.strip_prefix(':').ok_or_else(bad)?;
-            let port = (1..=5)
-                .contains(&digits.len())
-                .then_some(digits)
-                .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|d| d.parse::<u16>().ok())
-                .filter(|p| *p != 0)
-                .ok_or_else(|| {
-                    format!("`{text}` has a port that is not a number from 1 to 65535")
-                })?;
-            Some(port)
-        }
-    };
+    // The same rule as for a request's Host: a port of plain digits from 1 to 65535 (Rust's
+    // integer parser would also take `+80`, which no client sends).
+    if !crate::sanitize::valid_port(text) {
+        return Err(format!(
+            "`{text}` has a port that is not a number from 1 to 65535"
+        ));
+    }
+    let port = authority.port_u16();
     let name = authority.host().to_ascii_lowercase();
     let valid_name = name.starts_with('[')
         || name.parse::<IpAddr>().is_ok()

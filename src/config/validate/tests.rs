@@ -107,6 +107,14 @@ fn load_with_key(text: &str) -> Result<Config, LoadError> {
     parse(text, Path::new("palisade.toml"), dir.path())
 }
 
+/// The problems `text` has, loaded with a `cron.key` file beside it; it must not load.
+fn problems_with_key(text: &str) -> Vec<String> {
+    match load_with_key(text) {
+        Ok(_) => panic!("config should have been refused:\n{text}"),
+        Err(errors) => errors.problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
 #[test]
 fn token_provider_and_route_auth_load() {
     let text = MINIMAL.replace(
@@ -122,14 +130,7 @@ fn token_provider_and_route_auth_load() {
 #[test]
 fn auth_mistakes_are_named_by_key() {
     let named = |text: String, key: &str, says: &str| {
-        let all = match load_with_key(&text) {
-            Ok(_) => panic!("should have been refused:\n{text}"),
-            Err(errors) => errors
-                .problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
-        };
+        let all = problems_with_key(&text);
         assert!(
             all.iter().any(|p| p.contains(key) && p.contains(says)),
             "{key}: {all:?}"
@@ -482,14 +483,7 @@ fn a_jwt_provider_needs_a_usable_key_source() {
     );
 
     let short = format!("{route}\n[auth.supabase]\nkind = \"jwt\"\nsecret = \"file:cron.key\"\n");
-    let all = match load_with_key(&short) {
-        Ok(_) => panic!("a 22-byte HMAC secret must be refused"),
-        Err(errors) => errors
-            .problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
-    };
+    let all = problems_with_key(&short);
     assert!(
         all.iter().any(|p| p.contains("auth.supabase.secret")),
         "{all:?}"
@@ -525,14 +519,7 @@ fn remote_and_fallback_mistakes_are_named() {
     let fallback = format!(
         "{route}{CRON}\n[auth.supabase]\nkind = \"jwt\"\njwks_url = \"https://x.supabase.co/jwks\"\nfallback = \"cron\"\n"
     );
-    let all = match load_with_key(&fallback) {
-        Ok(_) => panic!("a token provider is no fallback"),
-        Err(errors) => errors
-            .problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
-    };
+    let all = problems_with_key(&fallback);
     assert!(
         all.iter().any(|p| p.contains("auth.supabase.fallback")),
         "{all:?}"

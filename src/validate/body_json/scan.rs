@@ -457,7 +457,7 @@ fn shift(error: BodyRejected, by: usize) -> BodyRejected {
     }
 }
 
-/// Decodes `\uXXXX` (and its low half, for a surrogate pair) starting at `start`.
+/// Decodes a `\u` escape of four hex digits (and its low half, for a surrogate pair) starting at `start`.
 ///
 /// Returns the character and the offset just past the escape.
 fn unicode_escape(bytes: &[u8], start: usize) -> Result<(char, usize), BodyRejected> {
